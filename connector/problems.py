@@ -1,0 +1,185 @@
+"""RFC 9457 problem details as exceptions: every error the connector answers with.
+
+Raise a ``Problem`` anywhere below the Flask layer; ``connector.api.errors`` renders it as
+``application/problem+json`` in one place. The tree::
+
+    Problem
+    ├── ValidationFailed        422  bad input, with errors=[{path, message}]
+    ├── Unauthenticated         401  missing or unknown bearer token
+    ├── NotFound                404
+    ├── IdempotencyConflict     409  same key, first request still in flight
+    ├── IdempotencyKeyReused    422  same key, different body
+    ├── PayloadTooLarge         413
+    └── UpstreamProblem              Retell answered with an error or not at all
+        ├── RetellAuthFailed        502  Retell rejected the server's API key
+        ├── RetellPaymentRequired   402
+        ├── RetellRejected          422  Retell refused the request (400/422)
+        ├── RetellRateLimited       429  with Retry-After
+        ├── RetellUnavailable       502  5xx or unreachable
+        ├── RetellTimeout           504
+        └── CallOutcomeUnknown      502  the create call may or may not have been placed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "CallOutcomeUnknown",
+    "FieldError",
+    "IdempotencyConflict",
+    "IdempotencyKeyReused",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "RetellAuthFailed",
+    "RetellPaymentRequired",
+    "RetellRateLimited",
+    "RetellRejected",
+    "RetellTimeout",
+    "RetellUnavailable",
+    "Unauthenticated",
+    "UpstreamProblem",
+    "ValidationFailed",
+    "problem_type",
+]
+
+TYPE_BASE = "https://github.com/retell-connector/problems/"
+
+
+def problem_type(slug: str) -> str:
+    """The ``type`` URI of a problem slug (documented in the README's error table)."""
+    return TYPE_BASE + slug
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: ``path`` is a JSON-pointer-ish dotted path such as ``to_number``."""
+
+    path: str
+    message: str
+
+
+class Problem(Exception):
+    """Base of every error the connector answers with."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": problem_type(self.slug),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        body.update(self.extensions)
+        return body
+
+
+class ValidationFailed(Problem):
+    """The request body or query failed validation; nothing was sent upstream."""
+
+    status, slug, title = 422, "validation-error", "Invalid request"
+
+
+class Unauthenticated(Problem):
+    """No bearer token, or one the connector does not know."""
+
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="retell-connector"'})
+
+
+class NotFound(Problem):
+    """The addressed resource does not exist."""
+
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class PayloadTooLarge(Problem):
+    """The request body is over the limit for this endpoint."""
+
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class IdempotencyConflict(Problem):
+    """A request with this idempotency key is still being processed."""
+
+    status, slug, title = 409, "idempotency-in-flight", "Request with this key in progress"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
+class IdempotencyKeyReused(Problem):
+    """The idempotency key was used before with a different body."""
+
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
+
+
+class UpstreamProblem(Problem):
+    """Retell answered with an error, or could not be reached; keeps Retell's message."""
+
+    status, slug, title = 502, "retell-error", "Retell API error"
+
+
+class RetellAuthFailed(UpstreamProblem):
+    """Retell rejected the connector's API key (a server configuration problem)."""
+
+    status, slug, title = 502, "retell-unauthorized", "Retell rejected the API key"
+
+
+class RetellPaymentRequired(UpstreamProblem):
+    """Retell's account has no valid payment method (trial ended)."""
+
+    status, slug, title = 402, "retell-payment-required", "Retell account needs payment"
+
+
+class RetellRejected(UpstreamProblem):
+    """Retell refused the request as invalid (its 400 or 422)."""
+
+    status, slug, title = 422, "retell-rejected", "Retell rejected the request"
+
+
+class RetellRateLimited(UpstreamProblem):
+    """Retell is rate limiting this account; retry after the given delay."""
+
+    status, slug, title = 429, "retell-rate-limited", "Retell rate limit reached"
+
+
+class RetellUnavailable(UpstreamProblem):
+    """Retell answered 5xx or could not be reached."""
+
+    status, slug, title = 502, "retell-unavailable", "Retell unavailable"
+
+
+class RetellTimeout(UpstreamProblem):
+    """Retell did not answer in time."""
+
+    status, slug, title = 504, "retell-timeout", "Retell timed out"
+
+
+class CallOutcomeUnknown(UpstreamProblem):
+    """The create request reached Retell but no answer came back: the call may exist."""
+
+    status, slug, title = 502, "call-outcome-unknown", "Call outcome unknown"
