@@ -5,6 +5,7 @@ Raise a ``Problem`` anywhere below the Flask layer; ``connector.api.errors`` ren
 
     Problem
     ├── ValidationFailed        422  bad input, with errors=[{path, message}]
+    ├── MalformedBody           400  the body is not JSON
     ├── Unauthenticated         401  missing or unknown bearer token
     ├── NotFound                404
     ├── IdempotencyConflict     409  same key, first request still in flight
@@ -25,11 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from connector.retell import errors as retell_errors
+from connector.retell.errors import RetellError
+
 __all__ = [
     "CallOutcomeUnknown",
     "FieldError",
     "IdempotencyConflict",
     "IdempotencyKeyReused",
+    "MalformedBody",
     "NotFound",
     "PayloadTooLarge",
     "Problem",
@@ -43,9 +48,10 @@ __all__ = [
     "UpstreamProblem",
     "ValidationFailed",
     "problem_type",
+    "upstream_problem",
 ]
 
-TYPE_BASE = "https://github.com/retell-connector/problems/"
+TYPE_BASE = "https://retell-connector.dev/problems/"
 
 
 def problem_type(slug: str) -> str:
@@ -99,6 +105,12 @@ class ValidationFailed(Problem):
     """The request body or query failed validation; nothing was sent upstream."""
 
     status, slug, title = 422, "validation-error", "Invalid request"
+
+
+class MalformedBody(Problem):
+    """The request body is not parseable JSON."""
+
+    status, slug, title = 400, "malformed-json", "Malformed JSON body"
 
 
 class Unauthenticated(Problem):
@@ -183,3 +195,27 @@ class CallOutcomeUnknown(UpstreamProblem):
     """The create request reached Retell but no answer came back: the call may exist."""
 
     status, slug, title = 502, "call-outcome-unknown", "Call outcome unknown"
+
+
+def upstream_problem(exc: RetellError) -> UpstreamProblem:
+    """The problem a platform sees for a Retell failure, keeping Retell's own message."""
+    detail = f"Retell said: {exc.message}"
+    if isinstance(exc, retell_errors.RetellAuthError):
+        return RetellAuthFailed(
+            f"{detail}. The connector's RETELL_API_KEY is missing, invalid or revoked.",
+            retell_status=exc.status,
+        )
+    if isinstance(exc, retell_errors.RetellPaymentError):
+        return RetellPaymentRequired(detail, retell_status=exc.status)
+    if isinstance(exc, retell_errors.RetellRateLimited):
+        retry_after = max(1, round(exc.retry_after or 1))
+        return RetellRateLimited(
+            detail, headers={"Retry-After": str(retry_after)}, retell_status=exc.status
+        )
+    if isinstance(exc, retell_errors.RetellServerError):
+        return RetellUnavailable(detail, retell_status=exc.status)
+    if isinstance(exc, retell_errors.RetellStatusError):
+        return RetellRejected(detail, retell_status=exc.status)
+    if isinstance(exc, retell_errors.RetellTimeout):
+        return RetellTimeout(f"Retell did not answer in time ({exc.message}).")
+    return RetellUnavailable(f"Retell could not be reached ({exc.message}).")

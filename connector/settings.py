@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     """The connector's configuration; field names match the environment variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
         populate_by_name=True,
     )
 

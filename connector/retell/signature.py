@@ -37,7 +37,9 @@ def sign(body: str, api_key: str, *, timestamp_ms: int | None = None) -> str:
     return f"v={ts},d={_digest(body, api_key, ts)}"
 
 
-def verify(body: bytes | str, api_key: str, header: str | None, *, now_ms: int | None = None) -> int:
+def verify(
+    body: bytes | str, api_key: str, header: str | None, *, now_ms: int | None = None
+) -> int:
     """Check ``header`` against the raw ``body``; return the signed timestamp (ms).
 
     Matches the SDK exactly: lowercase hex only, whole-header match, ±5 min inclusive.

@@ -1,0 +1,38 @@
+"""Bearer-token authentication for platform requests.
+
+Tokens come from ``CONNECTOR_API_TOKENS``; the comparison is constant-time against every
+configured token. ``g.token_scope`` names the caller without keeping the token itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Blueprint, g, request
+
+from connector.app import services
+from connector.problems import Unauthenticated
+
+__all__ = ["protect"]
+
+
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send the connector API token as 'Authorization: Bearer <token>'.")
+    token = token.strip()
+    known = services().settings.token_list()
+    matched = False
+    for candidate in known:
+        matched |= hmac.compare_digest(candidate.encode(), token.encode())
+    if not matched:
+        raise Unauthenticated("The bearer token is not one of the connector's API tokens.")
+    g.token_scope = hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def protect(bp: Blueprint) -> Blueprint:
+    """Require a valid bearer token on every route of ``bp``."""
+    bp.before_request(_authenticate)
+    return bp

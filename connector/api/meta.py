@@ -1,0 +1,74 @@
+"""Service endpoints: health, readiness, metrics, the manifest and schemas, and ``/v1/me``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import text
+
+from connector import manifest, metrics
+from connector.api.auth import protect
+from connector.app import services
+from connector.problems import NotFound, Problem
+
+__all__ = ["bp", "me_bp"]
+
+bp = Blueprint("meta", __name__)
+me_bp = protect(Blueprint("me", __name__, url_prefix="/v1"))
+
+
+class NotReady(Problem):
+    """A dependency the connector needs is not available."""
+
+    status, slug, title = 503, "not-ready", "Not ready"
+
+
+def _public_base_url() -> str:
+    configured = services().settings.connector_public_url
+    return configured or request.host_url.rstrip("/")
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> dict[str, Any]:
+    try:
+        with services().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        raise NotReady(f"The store is unavailable ({type(exc).__name__}).") from exc
+    return {"status": "ready", "checks": {"store": "ok"}}
+
+
+@bp.get("/metrics")
+def metrics_text() -> Response:
+    return Response(metrics.render(), mimetype=metrics.CONTENT_TYPE_LATEST)
+
+
+@bp.get("/manifest.json")
+def manifest_json() -> dict[str, Any]:
+    return manifest.render_manifest(_public_base_url())
+
+
+@bp.get("/schemas/<name>.json")
+def schema_json(name: str) -> dict[str, Any]:
+    try:
+        return manifest.load_schema(name)
+    except (KeyError, ValueError, FileNotFoundError):
+        raise NotFound(f"No schema named {name!r}.") from None
+
+
+@me_bp.get("/me")
+def me() -> dict[str, Any]:
+    """Auth test: proves both the platform's token and the server's Retell key work."""
+    settings = services().settings
+    identity = services().retell.whoami()
+    mode = "sandbox" if settings.sandbox else "live"
+    org = identity.get("org_name") or identity.get("org_id")
+    key_name = identity.get("api_key_name")
+    label = " · ".join(str(part) for part in (org or "Retell", key_name, mode) if part)
+    return {"label": label, "mode": mode, "org_name": org, "api_key_name": key_name}

@@ -1,0 +1,102 @@
+"""The app factory: settings in, a ready Flask app out (no module-level app).
+
+Resources are built once per process here and kept in ``app.extensions["connector"]``;
+tests inject a Retell transport or a prepared engine instead of monkeypatching.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from flask import Flask, current_app, g, request
+from sqlalchemy import Engine
+
+from connector.calls import CallService
+from connector.logs import configure_logging
+from connector.metrics import REQUESTS
+from connector.retell.client import RetellClient
+from connector.retell.retry import RetryPolicy
+from connector.settings import Settings, load_settings
+from connector.store.engine import create_store_engine
+from connector.store.idempotency import IdempotencyStore
+
+__all__ = ["Services", "create_app", "services"]
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    retell: RetellClient
+    calls: CallService
+    idempotency: IdempotencyStore
+
+
+def services() -> Services:
+    """The current app's services (inside a request or app context)."""
+    found: Services = current_app.extensions["connector"]
+    return found
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    retell_transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    engine: Engine | None = None,
+    configure_logs: bool = True,
+    **_: Any,
+) -> Flask:
+    """Build the connector; ``settings`` defaults to the environment."""
+    settings = settings or load_settings()
+    if configure_logs:
+        secrets = [settings.retell_api_key.get_secret_value(), *settings.token_list()]
+        configure_logging(settings.connector_log_level, secrets=secrets)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = engine or create_store_engine(settings.connector_database_url)
+    retell = RetellClient(
+        api_key=settings.retell_api_key.get_secret_value(),
+        base_url=settings.retell_base_url,
+        timeout=settings.retell_timeout_seconds,
+        transport=retell_transport,
+        retry=retry,
+    )
+    keys = IdempotencyStore(
+        engine,
+        ttl_seconds=settings.idempotency_ttl_hours * 3600,
+        lease_seconds=settings.retell_timeout_seconds * 2 + 30,
+    )
+    app.extensions["connector"] = Services(
+        settings=settings,
+        engine=engine,
+        retell=retell,
+        calls=CallService(retell, keys),
+        idempotency=keys,
+    )
+    from connector.api import register_api
+
+    register_api(app)
+    _time_requests(app)
+    return app
+
+
+def _time_requests(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Any) -> Any:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        REQUESTS.labels(endpoint, str(response.status_code)).observe(elapsed)
+        return response

@@ -1,0 +1,106 @@
+"""``retell-connector``: serve, sandbox, demo, check (DESIGN §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from connector.settings import SettingsError, load_settings
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from connector.server import GunicornServer
+
+    overrides = {}
+    sandbox = None
+    if args.sandbox:
+        from connector.sandbox import SandboxConfig, SandboxServer
+
+        sandbox = SandboxServer(SandboxConfig(api_key="sandbox-key", webhook_url=None))
+        sandbox.__enter__()
+        overrides = {
+            "retell_api_key": "sandbox-key",
+            "retell_base_url": sandbox.url,
+            "sandbox": True,
+        }
+        print(f"Retell sandbox listening on {sandbox.url}", flush=True)
+    settings = load_settings(**overrides)
+    try:
+        GunicornServer(
+            settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        ).run()
+    finally:
+        if sandbox is not None:
+            sandbox.__exit__(None, None, None)
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from connector.sandbox import SandboxConfig, serve_sandbox
+
+    config = SandboxConfig(api_key=args.api_key, webhook_url=args.webhook_url)
+    serve_sandbox(config, host=args.host, port=args.port)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from connector.demo import run_demo
+
+    return run_demo(to_number=args.to_number)
+
+
+def _check(_args: argparse.Namespace) -> int:
+    from connector.manifest import check
+
+    problems = check()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not problems:
+        print("manifest.json and schemas/ are valid")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retell-connector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the connector under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--threads", type=int, default=64, help="threads per worker")
+    serve.add_argument("--sandbox", action="store_true", help="also start the Retell sandbox")
+    serve.set_defaults(func=_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the Retell simulator alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.add_argument("--webhook-url", default=None)
+    sandbox.add_argument("--api-key", default="sandbox-key")
+    sandbox.set_defaults(func=_sandbox)
+
+    demo = commands.add_parser("demo", help="sandbox + connector: place a call, show it")
+    demo.add_argument("--to-number", default="+14155550123")
+    demo.set_defaults(func=_demo)
+
+    check = commands.add_parser("check", help="validate manifest.json and schemas/")
+    check.set_defaults(func=_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""Validate a Create Phone Call request before anything is sent to Retell.
+
+Every invalid field is reported at once, in words a no-code user can act on, because a
+platform shows the error once per test run. The rules live in
+``schemas/create-phone-call.input.json``; this module adds what a schema cannot say well:
+the coercions platforms need (Zapier sends yes/no fields as "true"/"false"), E.164 checks
+with the ``phonenumbers`` library, and the metadata size limit.
+
+Decisions: ``null`` for an optional field means "not given" (platforms send null for empty
+optional inputs); digits-only text for ``override_agent_version`` becomes a number, because
+platforms send form numbers as text and Retell would read text as a tag name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any, Final, cast
+
+import phonenumbers
+from jsonschema.exceptions import ValidationError
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+from connector.manifest import load_schema, schema_validator
+from connector.problems import FieldError, ValidationFailed
+
+__all__ = [
+    "INPUT_SCHEMA",
+    "METADATA_LIMIT_BYTES",
+    "normalize_e164",
+    "validate_create_phone_call",
+    "validate_idempotency_key",
+]
+
+INPUT_SCHEMA: Final = "create-phone-call.input.json"
+METADATA_LIMIT_BYTES: Final = 50_000
+E164_EXAMPLE: Final = "in E.164 format, like +14155550123"
+
+_PHONE_CHARS = re.compile(r"\+[0-9 ().\-]+", re.ASCII)
+_DYNAMIC_VARIABLES = "retell_llm_dynamic_variables"
+# Names from Retell's other endpoints that users reach for here.
+_ALIASES = {
+    "agent_id": "override_agent_id",
+    "agent_version": "override_agent_version",
+    "dynamic_variables": "retell_llm_dynamic_variables",
+}
+_TYPE_WORDS = {
+    "string": "text",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "a set of key-value pairs (a JSON object)",
+    "array": "a list",
+    "null": "empty",
+}
+
+
+def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None]:
+    """The request to send to Retell and the body's idempotency key, or ValidationFailed.
+
+    The returned request has phone numbers in E.164, coerced booleans and dynamic
+    variables, and no ``idempotency_key`` (the caller decides which key goes upstream).
+    """
+    if not isinstance(body, dict):
+        message = 'must be a JSON object with the call\'s fields, like {"to_number": "+1..."}'
+        raise ValidationFailed(
+            "The request body must be a JSON object.", errors=[FieldError("body", message)]
+        )
+    schema = load_schema(INPUT_SCHEMA)
+    request = _coerce(body, schema)
+    errors = _schema_errors(request, schema)
+    errors.update(_phone_errors(request, errors))
+    errors.update(_metadata_errors(request, errors))
+    if errors:
+        raise _failed(errors, schema, body)
+    key = request.pop("idempotency_key", None)
+    return request, key
+
+
+def validate_idempotency_key(value: object, *, path: str = "idempotency_key") -> str:
+    """An idempotency key from the body or the ``Idempotency-Key`` header, per the schema."""
+    schema = load_schema(INPUT_SCHEMA)
+    validator = schema_validator(INPUT_SCHEMA).evolve(
+        schema=schema["properties"]["idempotency_key"]
+    )
+    for error in validator.iter_errors(value):
+        message = _describe(error, schema)[0][1]
+        raise ValidationFailed(f"{path} {message}.", errors=[FieldError(path, message)])
+    return cast(str, value)
+
+
+def normalize_e164(number: str) -> str:
+    """``number`` in E.164 (+14155550123), or ValueError with a message for a no-code user.
+
+    ``phonenumbers`` decides validity (any length a country uses, not a regex); letters are
+    refused before it sees them, since it would read vanity numbers (1-800-FLOWERS) as digits.
+    """
+    text = number.strip()
+    if not text.startswith("+"):
+        raise ValueError(f"must be a phone number {E164_EXAMPLE}")
+    if any(char.isalpha() for char in text):
+        raise ValueError(
+            "must not contain letters (vanity numbers like 1-800-FLOWERS and extensions are "
+            f"not supported); write it with digits {E164_EXAMPLE}"
+        )
+    if not any(char.isdigit() for char in text):
+        raise ValueError(f"must be a phone number {E164_EXAMPLE}")
+    if not _PHONE_CHARS.fullmatch(text):
+        raise ValueError(
+            f"may contain only digits, spaces, dashes, dots and parentheses after the +, "
+            f"{E164_EXAMPLE}"
+        )
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except NumberParseException as exc:
+        raise ValueError(f"is not a phone number {E164_EXAMPLE} ({_parse_problem(exc)})") from None
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason == ValidationResult.TOO_SHORT:
+        raise ValueError(f"is too short for a phone number {E164_EXAMPLE}")
+    if reason == ValidationResult.TOO_LONG:
+        raise ValueError(f"is too long for a phone number {E164_EXAMPLE}")
+    if reason == ValidationResult.INVALID_COUNTRY_CODE:
+        raise ValueError(f"does not start with a known country code, {E164_EXAMPLE}")
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(
+            f"is not a valid phone number for country code +{parsed.country_code}; "
+            f"check the digits ({E164_EXAMPLE})"
+        )
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def _parse_problem(exc: NumberParseException) -> str:
+    if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+        return "no known country code after the +"
+    if exc.error_type == NumberParseException.TOO_LONG:
+        return "too long"
+    return "too short"
+
+
+def _coerce(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The body with platform quirks smoothed over; everything else is left for the schema."""
+    properties: dict[str, Any] = schema["properties"]
+    request: dict[str, Any] = {}
+    for name, value in body.items():
+        prop = properties.get(name)
+        if prop is None:
+            request[name] = value
+        elif value is None:
+            continue  # an empty optional input; a required one is then reported as missing
+        elif prop.get("type") == "boolean" and isinstance(value, str):
+            word = value.strip().lower()
+            request[name] = {"true": True, "false": False}.get(word, value)
+        elif (
+            name == "override_agent_version" and isinstance(value, str) and value.strip().isdigit()
+        ):
+            request[name] = int(value.strip())
+        elif name == _DYNAMIC_VARIABLES and isinstance(value, dict):
+            request[name] = {key: _as_text(item) for key, item in value.items()}
+        else:
+            request[name] = value
+    return request
+
+
+def _as_text(value: object) -> object:
+    """A dynamic variable value as Retell wants it: text (nested values are left to fail)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _schema_errors(request: dict[str, Any], schema: dict[str, Any]) -> dict[str, str]:
+    """One message per field path, first error wins (later ones are usually consequences)."""
+    errors: dict[str, str] = {}
+    for error in schema_validator(INPUT_SCHEMA).iter_errors(request):
+        for path, message in _describe(error, schema):
+            errors.setdefault(path, message)
+    return errors
+
+
+def _describe(error: ValidationError, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, message) pairs for one jsonschema error."""
+    parts = [str(part) for part in error.absolute_path]
+    keyword = str(error.validator)
+    if keyword == "required":
+        return [
+            (".".join([*parts, name]), "is required")
+            for name in error.validator_value
+            if name not in error.instance
+        ]
+    if keyword == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        return [
+            (".".join([*parts, name]), _unknown_field(name, known))
+            for name in error.instance
+            if name not in known
+        ]
+    if "propertyNames" in error.absolute_schema_path:
+        parts.append(str(error.instance))
+    custom = error.schema.get("x-messages", {}).get(keyword)
+    return [(".".join(parts), custom or _default_message(error))]
+
+
+def _unknown_field(name: str, known: list[str]) -> str:
+    close = [_ALIASES[name]] if name in _ALIASES else difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"is not a known field{hint}"
+
+
+def _default_message(error: ValidationError) -> str:
+    keyword, expected = str(error.validator), error.validator_value
+    if keyword == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        return "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
+    if keyword == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
+    if keyword == "maxLength":
+        return f"must be at most {expected} characters"
+    if keyword == "minimum":
+        return f"must be {expected} or more"
+    if keyword == "maximum":
+        return f"must be {expected} or less"
+    if keyword == "enum":
+        return "must be one of: " + ", ".join(json.dumps(v) for v in expected)
+    if keyword == "pattern":
+        return "has an invalid format"
+    return str(error.message)
+
+
+def _phone_errors(request: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
+    """E.164 checks (and normalization in place) for numbers the schema accepted."""
+    found: dict[str, str] = {}
+    for name in ("from_number", "to_number"):
+        value = request.get(name)
+        if not isinstance(value, str) or name in errors:
+            continue
+        if name == "from_number" and request.get("ignore_e164_validation") is True:
+            continue  # custom telephony may dial pseudo numbers; Retell skips its check too
+        try:
+            request[name] = normalize_e164(value)
+        except ValueError as exc:
+            found[name] = str(exc)
+    return found
+
+
+def _metadata_errors(request: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
+    """Retell limits metadata to 50 kB; measured as compact UTF-8 JSON."""
+    metadata = request.get("metadata")
+    if not isinstance(metadata, dict) or "metadata" in errors:
+        return {}
+    try:
+        text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return {"metadata": "must not contain NaN or Infinity"}
+    size = len(text.encode("utf-8"))
+    if size > METADATA_LIMIT_BYTES:
+        limit = f"{METADATA_LIMIT_BYTES:,}"
+        return {"metadata": f"is {size:,} bytes as JSON, over the limit of {limit} bytes"}
+    return {}
+
+
+def _failed(
+    errors: dict[str, str], schema: dict[str, Any], body: dict[str, Any]
+) -> ValidationFailed:
+    """The problem listing every invalid field, in the form's field order."""
+    order: dict[str, int] = {}
+    for name in [*schema["properties"], *body]:
+        order.setdefault(name, len(order))
+
+    def position(path: str) -> tuple[int, int]:
+        top, _, rest = path.partition(".")
+        inner = body.get(top)
+        keys = list(inner) if isinstance(inner, dict) else []
+        return order.get(top, len(order)), keys.index(rest) if rest in keys else -1
+
+    paths = sorted(errors, key=position)
+    count = f"{len(paths)} field is" if len(paths) == 1 else f"{len(paths)} fields are"
+    return ValidationFailed(
+        f"The call was not placed: {count} invalid ({', '.join(paths)}).",
+        errors=[FieldError(path, errors[path]) for path in paths],
+    )

@@ -1,0 +1,145 @@
+"""Shared fixtures: settings, stores on SQLite and PostgreSQL, a scripted Retell transport."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from connector.app import create_app
+from connector.retell.retry import RetryPolicy
+from connector.settings import Settings
+from connector.store.engine import create_store_engine
+from connector.store.tables import metadata
+
+TOKEN = "test-token-0123456789abcdef"
+RETELL_KEY = "test-retell-key"
+PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read the developer's own settings."""
+    for name in list(os.environ):
+        if name.startswith(("RETELL_", "CONNECTOR_")) and name != PG_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "retell_api_key": RETELL_KEY,
+        "retell_base_url": "https://retell.test",
+        "connector_api_tokens": TOKEN,
+        "connector_database_url": f"sqlite:///{tmp_path / 'connector.db'}",
+        "connector_log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The store's engine on SQLite and, when configured, on PostgreSQL (tables reset)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = os.environ.get(PG_ENV, "")
+        if not url:
+            pytest.skip(f"{PG_ENV} is not set; PostgreSQL store tests skipped")
+    created = create_store_engine(url, create_tables=False)
+    metadata.drop_all(created)
+    metadata.create_all(created)
+    yield created
+    metadata.drop_all(created)
+    created.dispose()
+
+
+@dataclass
+class FakeRetell:
+    """A scripted Retell at the transport edge: records requests, answers from handlers."""
+
+    routes: dict[tuple[str, str], Callable[[httpx.Request], httpx.Response]] = field(
+        default_factory=dict
+    )
+    requests: list[httpx.Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on(
+        self, method: str, path: str, handler: Callable[[httpx.Request], httpx.Response]
+    ) -> None:
+        self.routes[(method, path)] = handler
+
+    def reply(self, method: str, path: str, status: int, body: Any, **headers: str) -> None:
+        self.on(method, path, lambda _r: httpx.Response(status, json=body, headers=headers))
+
+    def sent(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == path]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.requests.append(request)
+        handler = self.routes.get((request.method, request.url.path))
+        if handler is None:
+            return httpx.Response(404, json={"status": "error", "message": "no such route"})
+        return handler(request)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+
+def sample_call(**fields: Any) -> dict[str, Any]:
+    call = {
+        "call_id": "call_abc123",
+        "call_type": "phone_call",
+        "agent_id": "agent_1",
+        "agent_version": 1,
+        "call_status": "registered",
+        "direction": "outbound",
+        "from_number": "+14157774444",
+        "to_number": "+14155550123",
+    }
+    call.update(fields)
+    return call
+
+
+@pytest.fixture
+def retell() -> FakeRetell:
+    fake = FakeRetell()
+
+    def created(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        return httpx.Response(201, json=sample_call(metadata=body.get("metadata", {})))
+
+    fake.on("POST", "/v2/create-phone-call", created)
+    return fake
+
+
+@pytest.fixture
+def app(tmp_path: Path, retell: FakeRetell) -> Flask:
+    settings = make_settings(tmp_path)
+    return create_app(
+        settings,
+        retell_transport=retell.transport,
+        retry=RetryPolicy.testing(),
+        configure_logs=False,
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}

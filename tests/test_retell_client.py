@@ -1,0 +1,162 @@
+"""The Retell client: error mapping, safe retries, pagination, and no key in logs."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from connector.retell import errors
+from connector.retell.client import RetellClient
+from connector.retell.retry import RetryPolicy
+from tests.conftest import RETELL_KEY, FakeRetell, sample_call
+
+CREATE = ("POST", "/v2/create-phone-call")
+GET = ("GET", "/v2/get-call/call_abc123")
+
+
+def make_client(fake: FakeRetell, attempts: int = 3) -> RetellClient:
+    return RetellClient(
+        api_key=RETELL_KEY,
+        base_url="https://retell.test",
+        transport=fake.transport,
+        retry=RetryPolicy.testing(attempts),
+    )
+
+
+def raising(exc: Exception):  # type: ignore[no-untyped-def]
+    def handler(_request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, errors.RetellBadRequest),
+        (401, errors.RetellAuthError),
+        (402, errors.RetellPaymentError),
+        (403, errors.RetellAuthError),
+        (404, errors.RetellNotFound),
+        (422, errors.RetellUnprocessable),
+        (500, errors.RetellServerError),
+        (503, errors.RetellServerError),
+    ],
+)
+def test_status_maps_to_error_keeping_message(status: int, expected: type[Exception]) -> None:
+    """Each Retell error status maps to its own exception with Retell's message."""
+    fake = FakeRetell()
+    fake.reply(*CREATE, status, {"status": "error", "message": f"boom {status}"})
+    with pytest.raises(expected) as caught:
+        make_client(fake).create_phone_call({"from_number": "+1", "to_number": "+2"})
+    assert caught.value.message == f"boom {status}"  # type: ignore[attr-defined]
+
+
+def test_non_json_error_body_keeps_a_message() -> None:
+    """A non-JSON error body still yields a readable message."""
+    fake = FakeRetell()
+    fake.on(*CREATE, lambda _r: httpx.Response(502, text="<html>Bad gateway</html>"))
+    with pytest.raises(errors.RetellServerError, match="Bad gateway"):
+        make_client(fake).create_phone_call({})
+
+
+@pytest.mark.parametrize(
+    ("route", "failure", "attempts"),
+    [
+        (CREATE, httpx.Response(500, json={"message": "x"}), 1),
+        (CREATE, httpx.ReadTimeout("slow"), 1),
+        (CREATE, httpx.RemoteProtocolError("dropped"), 1),
+        (CREATE, httpx.ConnectError("refused"), 3),
+        (
+            CREATE,
+            httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "1"}),
+            3,
+        ),
+        (GET, httpx.Response(500, json={"message": "x"}), 3),
+        (GET, httpx.ReadTimeout("slow"), 3),
+        (GET, httpx.Response(401, json={"message": "bad key"}), 1),
+        (GET, httpx.Response(422, json={"message": "not found"}), 1),
+    ],
+)
+def test_retries_only_where_safe(
+    route: tuple[str, str], failure: httpx.Response | Exception, attempts: int
+) -> None:
+    """The create call is re-sent only when Retell provably did not act; reads retry."""
+    fake = FakeRetell()
+    if isinstance(failure, Exception):
+        fake.on(*route, raising(failure))
+    else:
+        fake.on(*route, lambda _r: failure)
+    client = make_client(fake)
+    with pytest.raises(errors.RetellError):
+        if route == CREATE:
+            client.create_phone_call({})
+        else:
+            client.get_call("call_abc123")
+    assert len(fake.sent(*route)) == attempts
+
+
+def test_retry_after_is_honoured() -> None:
+    """A 429's Retry-After is the delay used before the next attempt."""
+    fake = FakeRetell()
+    answers = iter(
+        [
+            httpx.Response(429, json={"message": "slow"}, headers={"Retry-After": "2"}),
+            httpx.Response(201, json=sample_call()),
+        ]
+    )
+    fake.on(*CREATE, lambda _r: next(answers))
+    slept: list[float] = []
+    client = RetellClient(
+        api_key=RETELL_KEY,
+        base_url="https://retell.test",
+        transport=fake.transport,
+        retry=RetryPolicy(attempts=3, sleep=slept.append),
+    )
+    assert client.create_phone_call({})["call_id"] == "call_abc123"
+    assert slept == [2.0]
+
+
+def test_retry_after_beyond_budget_gives_up() -> None:
+    """A Retry-After longer than the policy allows is reported, not waited out."""
+    fake = FakeRetell()
+    fake.reply(*CREATE, 429, {"message": "slow"}, **{"Retry-After": "3600"})
+    with pytest.raises(errors.RetellRateLimited) as caught:
+        make_client(fake).create_phone_call({})
+    assert caught.value.retry_after == 3600
+    assert len(fake.sent(*CREATE)) == 1
+
+
+def test_lists_follow_every_page() -> None:
+    """Phone numbers are collected across pages using the pagination key."""
+    fake = FakeRetell()
+
+    def pages(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("pagination_key") == "p2":
+            return httpx.Response(200, json={"items": [{"phone_number": "+2"}], "has_more": False})
+        body = {"items": [{"phone_number": "+1"}], "has_more": True, "pagination_key": "p2"}
+        return httpx.Response(200, json=body)
+
+    fake.on("GET", "/v2/list-phone-numbers", pages)
+    numbers = make_client(fake).list_phone_numbers()
+    assert [n["phone_number"] for n in numbers] == ["+1", "+2"]
+
+
+def test_whoami_falls_back_to_concurrency() -> None:
+    """Where get-api-key-info is not served, get-concurrency proves the key."""
+    fake = FakeRetell()
+    fake.reply("GET", "/get-concurrency", 200, {"concurrency_limit": 20})
+    assert make_client(fake).whoami() == {"concurrency_limit": 20}
+
+
+def test_key_sent_as_bearer_and_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The API key goes in the Authorization header and appears in no log record."""
+    caplog.set_level(logging.DEBUG)
+    fake = FakeRetell()
+    fake.reply(*GET, 500, {"message": "x"})
+    with pytest.raises(errors.RetellServerError):
+        make_client(fake).get_call("call_abc123")
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {RETELL_KEY}"
+    assert RETELL_KEY not in caplog.text

@@ -1,0 +1,377 @@
+"""Create Phone Call validation: every bad field reported at once, good input normalized."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from connector.problems import ValidationFailed
+from connector.validation import (
+    METADATA_LIMIT_BYTES,
+    normalize_e164,
+    validate_create_phone_call,
+    validate_idempotency_key,
+)
+
+FROM = "+14157774444"
+TO = "+12137774445"
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """A valid minimal request with ``fields`` added (or replaced)."""
+    return {"from_number": FROM, "to_number": TO, **fields}
+
+
+def without(name: str) -> dict[str, Any]:
+    """A valid minimal request missing ``name``."""
+    result = body()
+    del result[name]
+    return result
+
+
+def metadata_of_size(size: int) -> dict[str, str]:
+    """A metadata object whose compact JSON is exactly ``size`` bytes."""
+    overhead = len(json.dumps({"k": ""}, separators=(",", ":")))
+    return {"k": "x" * (size - overhead)}
+
+
+def failure(request: object) -> ValidationFailed:
+    """The ValidationFailed raised for ``request`` (the test fails if none is)."""
+    with pytest.raises(ValidationFailed) as info:
+        validate_create_phone_call(request)
+    return info.value
+
+
+BAD: list[tuple[str, object, str]] = [
+    ("array body", [body()], "body"),
+    ("string body", "from_number=+14157774444", "body"),
+    ("null body", None, "body"),
+    ("number body", 42, "body"),
+    ("empty body", {}, "from_number"),
+    ("missing to", without("to_number"), "to_number"),
+    ("missing from", without("from_number"), "from_number"),
+    ("null to", body(to_number=None), "to_number"),
+    ("empty to", body(to_number=""), "to_number"),
+    ("to as number", body(to_number=14155550123), "to_number"),
+    ("to without plus", body(to_number="4155550123"), "to_number"),
+    ("to national format", body(to_number="(415) 555-0123"), "to_number"),
+    ("to too short", body(to_number="+1415"), "to_number"),
+    ("to too long", body(to_number="+1415555012345678"), "to_number"),
+    ("to unknown country", body(to_number="+999123456"), "to_number"),
+    ("to invalid area code", body(to_number="+1 555 123 4567"), "to_number"),
+    ("to vanity letters", body(to_number="+1-800-FLOWERS"), "to_number"),
+    ("to with extension", body(to_number="+1 415 555 0123 ext 5"), "to_number"),
+    ("to with hash", body(to_number="+1415555#0123"), "to_number"),
+    ("to only plus", body(to_number="+"), "to_number"),
+    ("from letters", body(from_number="+1 415 CALL NOW"), "from_number"),
+    (
+        "from empty despite exemption",
+        body(from_number="", ignore_e164_validation=True),
+        "from_number",
+    ),
+    ("from invalid without exemption", body(from_number="internal-101"), "from_number"),
+    ("agent id empty", body(override_agent_id=""), "override_agent_id"),
+    ("agent id number", body(override_agent_id=123), "override_agent_id"),
+    ("version negative", body(override_agent_version=-1), "override_agent_version"),
+    ("version fraction", body(override_agent_version=1.5), "override_agent_version"),
+    ("version blank text", body(override_agent_version="  "), "override_agent_version"),
+    ("version boolean", body(override_agent_version=True), "override_agent_version"),
+    ("version list", body(override_agent_version=[1]), "override_agent_version"),
+    (
+        "variables nested object",
+        body(retell_llm_dynamic_variables={"customer": {"name": "Jo"}}),
+        "retell_llm_dynamic_variables.customer",
+    ),
+    (
+        "variables nested list",
+        body(retell_llm_dynamic_variables={"items": ["a", "b"]}),
+        "retell_llm_dynamic_variables.items",
+    ),
+    (
+        "variables as text",
+        body(retell_llm_dynamic_variables="name=John"),
+        "retell_llm_dynamic_variables",
+    ),
+    ("metadata oversize", body(metadata=metadata_of_size(METADATA_LIMIT_BYTES + 1)), "metadata"),
+    ("metadata as text", body(metadata="lead 42"), "metadata"),
+    ("metadata as list", body(metadata=[1, 2]), "metadata"),
+    ("metadata NaN", body(metadata={"score": float("nan")}), "metadata"),
+    ("unknown field typo", body(to_numer=TO), "to_numer"),
+    ("unknown field agent_id", body(agent_id="a1"), "agent_id"),
+    ("unknown null field", body(webhook_url=None), "webhook_url"),
+    ("dnc yes", body(honor_internal_dnc="yes"), "honor_internal_dnc"),
+    ("dnc number", body(honor_internal_dnc=1), "honor_internal_dnc"),
+    ("e164 flag empty text", body(ignore_e164_validation=""), "ignore_e164_validation"),
+    (
+        "sip header name with space",
+        body(custom_sip_headers={"Bad Header": "x"}),
+        "custom_sip_headers.Bad Header",
+    ),
+    ("sip header name colon", body(custom_sip_headers={"X-A:": "x"}), "custom_sip_headers.X-A:"),
+    ("sip header name non-ascii", body(custom_sip_headers={"X-Ä": "x"}), "custom_sip_headers.X-Ä"),
+    ("sip header empty name", body(custom_sip_headers={"": "x"}), "custom_sip_headers."),
+    ("sip header number value", body(custom_sip_headers={"X-A": 1}), "custom_sip_headers.X-A"),
+    (
+        "sip header injection",
+        body(custom_sip_headers={"X-A": "a\r\nX-B: b"}),
+        "custom_sip_headers.X-A",
+    ),
+    ("sip headers as list", body(custom_sip_headers=["X-A"]), "custom_sip_headers"),
+    ("agent override as text", body(agent_override='{"agent": {}}'), "agent_override"),
+    ("agent override part not object", body(agent_override={"agent": "x"}), "agent_override.agent"),
+    ("idempotency key empty", body(idempotency_key=""), "idempotency_key"),
+    ("idempotency key too long", body(idempotency_key="k" * 256), "idempotency_key"),
+    ("idempotency key padded", body(idempotency_key=" key "), "idempotency_key"),
+    ("idempotency key control char", body(idempotency_key="a\tb"), "idempotency_key"),
+    ("idempotency key number", body(idempotency_key=12345), "idempotency_key"),
+]
+
+
+@pytest.mark.parametrize(("request_body", "path"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_input_names_the_field(request_body: object, path: str) -> None:
+    """Each bad input raises ValidationFailed with an error at the expected path."""
+    problem = failure(request_body)
+    assert path in [error.path for error in problem.errors]
+    assert problem.status == 422
+    assert all(error.message for error in problem.errors)
+
+
+GOOD: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
+    ("minimal", body(), body(), None),
+    (
+        "formatted numbers",
+        body(from_number=" +1 (415) 777-4444 ", to_number="+1.213.777.4445"),
+        body(),
+        None,
+    ),
+    (
+        "international numbers",
+        body(to_number="+44 (0) 20 7946 0958", from_number="+33 6 12 34 56 78"),
+        body(to_number="+442079460958", from_number="+33612345678"),
+        None,
+    ),
+    (
+        "boolean text",
+        body(honor_internal_dnc=" TRUE ", ignore_e164_validation="false"),
+        body(honor_internal_dnc=True, ignore_e164_validation=False),
+        None,
+    ),
+    (
+        "booleans",
+        body(honor_internal_dnc=False, ignore_e164_validation=True),
+        body(honor_internal_dnc=False, ignore_e164_validation=True),
+        None,
+    ),
+    (
+        "dynamic variables coerced",
+        body(
+            retell_llm_dynamic_variables={
+                "name": "Jo",
+                "count": 3,
+                "vip": True,
+                "churned": False,
+                "score": 2.5,
+                "note": None,
+            }
+        ),
+        body(
+            retell_llm_dynamic_variables={
+                "name": "Jo",
+                "count": "3",
+                "vip": "true",
+                "churned": "false",
+                "score": "2.5",
+                "note": "",
+            }
+        ),
+        None,
+    ),
+    (
+        "idempotency key extracted",
+        body(idempotency_key="zap-run-1"),
+        body(),
+        "zap-run-1",
+    ),
+    (
+        "idempotency key with inner spaces",
+        body(idempotency_key="lead 42 / first call"),
+        body(),
+        "lead 42 / first call",
+    ),
+    (
+        "e164 exemption keeps from number",
+        body(from_number="internal-101", to_number="+1 213 777 4445", ignore_e164_validation=True),
+        body(from_number="internal-101", ignore_e164_validation=True),
+        None,
+    ),
+    (
+        "e164 exemption as text",
+        body(from_number="sip-line-7", ignore_e164_validation="true"),
+        body(from_number="sip-line-7", ignore_e164_validation=True),
+        None,
+    ),
+    ("version zero", body(override_agent_version=0), body(override_agent_version=0), None),
+    (
+        "numeric version text becomes a number",
+        body(override_agent_version=" 3 "),
+        body(override_agent_version=3),
+        None,
+    ),
+    (
+        "version tag",
+        body(override_agent_version="latest_published"),
+        body(override_agent_version="latest_published"),
+        None,
+    ),
+    (
+        "null optional fields dropped",
+        body(metadata=None, override_agent_id=None, honor_internal_dnc=None, idempotency_key=None),
+        body(),
+        None,
+    ),
+    (
+        "metadata at the limit",
+        body(metadata=metadata_of_size(METADATA_LIMIT_BYTES)),
+        body(metadata=metadata_of_size(METADATA_LIMIT_BYTES)),
+        None,
+    ),
+    (
+        "nested metadata and agent override pass through",
+        body(
+            metadata={"lead": {"id": 42, "tags": ["a", "b"]}, "ok": True},
+            agent_override={"agent": {"voice_id": "v1"}, "retell_llm": {"begin_message": "Hi"}},
+            override_agent_id="agent_1",
+        ),
+        body(
+            metadata={"lead": {"id": 42, "tags": ["a", "b"]}, "ok": True},
+            agent_override={"agent": {"voice_id": "v1"}, "retell_llm": {"begin_message": "Hi"}},
+            override_agent_id="agent_1",
+        ),
+        None,
+    ),
+    (
+        "sip headers",
+        body(custom_sip_headers={"X-Customer-Id": "1042", "x_lower.case~ok": ""}),
+        body(custom_sip_headers={"X-Customer-Id": "1042", "x_lower.case~ok": ""}),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "expected", "key"), [c[1:] for c in GOOD], ids=[c[0] for c in GOOD]
+)
+def test_good_input_is_normalized(
+    request_body: dict[str, Any], expected: dict[str, Any], key: str | None
+) -> None:
+    """Valid input comes back as Retell's request plus the idempotency key."""
+    assert validate_create_phone_call(request_body) == (expected, key)
+
+
+def test_input_body_is_not_modified() -> None:
+    """Normalizing works on a copy; the caller's body is unchanged."""
+    original = body(
+        to_number="+1 (213) 777-4445",
+        retell_llm_dynamic_variables={"n": 1},
+        idempotency_key="k",
+        honor_internal_dnc="true",
+    )
+    snapshot = copy.deepcopy(original)
+    validate_create_phone_call(original)
+    assert original == snapshot
+
+
+def test_every_invalid_field_is_reported_at_once() -> None:
+    """All bad fields appear in one problem, in the form's field order, unknown fields last."""
+    problem = failure(
+        {
+            "surprise": 1,
+            "to_number": "+1-800-FLOWERS",
+            "metadata": metadata_of_size(METADATA_LIMIT_BYTES + 10),
+            "honor_internal_dnc": "maybe",
+            "retell_llm_dynamic_variables": {"b": [1], "a": {"x": 1}},
+            "idempotency_key": "",
+        }
+    )
+    assert [e.path for e in problem.errors] == [
+        "from_number",
+        "to_number",
+        "retell_llm_dynamic_variables.b",
+        "retell_llm_dynamic_variables.a",
+        "metadata",
+        "honor_internal_dnc",
+        "idempotency_key",
+        "surprise",
+    ]
+    assert problem.detail.startswith("The call was not placed: 8 fields are invalid")
+
+
+@pytest.mark.parametrize(
+    ("request_body", "path", "message"),
+    [
+        (
+            body(to_number="4155550123"),
+            "to_number",
+            "must be a phone number in E.164 format, like +14155550123",
+        ),
+        (without("to_number"), "to_number", "is required"),
+        (body(to_numbr=TO), "to_numbr", "is not a known field; did you mean to_number?"),
+        (body(honor_internal_dnc="yes"), "honor_internal_dnc", "must be true or false"),
+        (body(idempotency_key=""), "idempotency_key", "must not be empty"),
+        (body(override_agent_id=5), "override_agent_id", "must be text"),
+        (
+            body(metadata=metadata_of_size(60_000)),
+            "metadata",
+            "is 60,000 bytes as JSON, over the limit of 50,000 bytes",
+        ),
+    ],
+)
+def test_messages_read_well(request_body: dict[str, Any], path: str, message: str) -> None:
+    """Messages are plain words a no-code user can act on."""
+    errors = {e.path: e.message for e in failure(request_body).errors}
+    assert errors[path] == message
+
+
+def test_vanity_number_message_mentions_letters() -> None:
+    """A vanity number is refused for its letters, not silently translated to digits."""
+    errors = {e.path: e.message for e in failure(body(to_number="+1-800-FLOWERS")).errors}
+    assert "letters" in errors["to_number"]
+
+
+def test_problem_renders_every_error() -> None:
+    """The problem body lists each field error as {path, message}."""
+    rendered = failure(body(to_number="", from_number="x")).to_dict()
+    assert rendered["status"] == 422
+    assert [e["path"] for e in rendered["errors"]] == ["from_number", "to_number"]
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("+14155550123", "+14155550123"),
+        ("+1 (415) 555-0123", "+14155550123"),
+        ("+1.415.555.0123", "+14155550123"),
+        ("+49 30 901820", "+4930901820"),
+        ("+861012345678", "+861012345678"),
+    ],
+)
+def test_normalize_e164(number: str, expected: str) -> None:
+    """normalize_e164 accepts any valid length and removes formatting."""
+    assert normalize_e164(number) == expected
+
+
+@pytest.mark.parametrize("key", ["k", "zap-run-7f3c9a2e", "a b", "~" * 255])
+def test_idempotency_key_accepts(key: str) -> None:
+    """Printable ASCII keys of 1-255 characters are accepted as given."""
+    assert validate_idempotency_key(key, path="Idempotency-Key") == key
+
+
+@pytest.mark.parametrize("key", ["", " k", "k ", "k" * 256, "a\nb", "clé", None, 7])
+def test_idempotency_key_rejects(key: object) -> None:
+    """Empty, padded, overlong, non-ASCII and non-text keys are refused, naming the path."""
+    with pytest.raises(ValidationFailed) as info:
+        validate_idempotency_key(key, path="Idempotency-Key")
+    assert [e.path for e in info.value.errors] == ["Idempotency-Key"]
