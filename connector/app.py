@@ -15,13 +15,20 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 
 from connector.calls import CallService
+from connector.delivery.sender import Sender
+from connector.delivery.ssrf import guarded_transport
+from connector.delivery.worker import DeliveryWorker
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
 from connector.retell.client import RetellClient
 from connector.retell.retry import RetryPolicy
 from connector.settings import Settings, load_settings
+from connector.store.delivery_log import DeliveryLog
 from connector.store.engine import create_store_engine
 from connector.store.idempotency import IdempotencyStore
+from connector.store.inbox import EventInbox
+from connector.store.outbox import DeliveryQueue
+from connector.store.subscriptions import SubscriptionStore
 
 __all__ = ["Services", "create_app", "services"]
 
@@ -37,6 +44,15 @@ class Services:
     retell: RetellClient
     calls: CallService
     idempotency: IdempotencyStore
+    inbox: EventInbox
+    subscriptions: SubscriptionStore
+    queue: DeliveryQueue
+    delivery_log: DeliveryLog
+    worker: DeliveryWorker
+
+    def wake_delivery(self) -> None:
+        """Tell this process's delivery loop that new work is due (others poll)."""
+        self.worker.wake()
 
 
 def services() -> Services:
@@ -51,10 +67,15 @@ def create_app(
     retell_transport: httpx.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     engine: Engine | None = None,
+    delivery_transport: httpx.BaseTransport | None = None,
+    run_delivery: bool = False,
     configure_logs: bool = True,
-    **_: Any,
 ) -> Flask:
-    """Build the connector; ``settings`` defaults to the environment."""
+    """Build the connector; ``settings`` defaults to the environment.
+
+    ``run_delivery`` starts this process's delivery loop (``serve`` does; tests drive
+    ``services().worker`` by hand instead).
+    """
     settings = settings or load_settings()
     if configure_logs:
         secrets = [settings.retell_api_key.get_secret_value(), *settings.token_list()]
@@ -75,13 +96,25 @@ def create_app(
         ttl_seconds=settings.idempotency_ttl_hours * 3600,
         lease_seconds=settings.retell_timeout_seconds * 2 + 30,
     )
+    queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule)
+    transport = delivery_transport or guarded_transport(
+        allow_private=settings.connector_allow_private_targets
+    )
+    worker = DeliveryWorker(queue, Sender(transport, timeout=settings.delivery_timeout_seconds))
     app.extensions["connector"] = Services(
         settings=settings,
         engine=engine,
         retell=retell,
         calls=CallService(retell, keys),
         idempotency=keys,
+        inbox=EventInbox(engine),
+        subscriptions=SubscriptionStore(engine),
+        queue=queue,
+        delivery_log=DeliveryLog(engine),
+        worker=worker,
     )
+    if run_delivery:
+        worker.start()
     from connector.api import register_api
 
     register_api(app)

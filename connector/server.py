@@ -58,4 +58,4 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Flask:
         from connector.app import create_app
 
-        return create_app(self._settings)
+        return create_app(self._settings, run_delivery=True)

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     connector_log_level: str = Field("INFO", validation_alias="CONNECTOR_LOG_LEVEL")
     # Not in the environment contract: knobs for tests and the demo.
     retell_timeout_seconds: float = Field(30.0, validation_alias="RETELL_TIMEOUT_SECONDS")
+    delivery_timeout_seconds: float = Field(
+        15.0, gt=0, le=15.0, validation_alias="CONNECTOR_DELIVERY_TIMEOUT_SECONDS"
+    )
     idempotency_ttl_hours: float = Field(72.0, validation_alias="CONNECTOR_IDEMPOTENCY_TTL_HOURS")
     sandbox: bool = Field(False, validation_alias="CONNECTOR_SANDBOX")
 

@@ -29,8 +29,10 @@ __all__ = [
     "INPUT_SCHEMA",
     "METADATA_LIMIT_BYTES",
     "normalize_e164",
+    "schema_errors",
     "validate_create_phone_call",
     "validate_idempotency_key",
+    "validate_object",
 ]
 
 INPUT_SCHEMA: Final = "create-phone-call.input.json"
@@ -69,13 +71,27 @@ def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None
         )
     schema = load_schema(INPUT_SCHEMA)
     request = _coerce(body, schema)
-    errors = _schema_errors(request, schema)
+    errors = schema_errors(request, INPUT_SCHEMA, schema)
     errors.update(_phone_errors(request, errors))
     errors.update(_metadata_errors(request, errors))
     if errors:
         raise _failed(errors, schema, body)
     key = request.pop("idempotency_key", None)
     return request, key
+
+
+def validate_object(body: object, name: str) -> dict[str, Any]:
+    """``body`` checked against the schema file ``name``; ValidationFailed lists every field."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "The request body must be a JSON object.",
+            errors=[FieldError("body", "must be a JSON object")],
+        )
+    schema = load_schema(name)
+    errors = schema_errors(body, name, schema)
+    if errors:
+        raise _failed(errors, schema, body)
+    return body
 
 
 def validate_idempotency_key(value: object, *, path: str = "idempotency_key") -> str:
@@ -173,10 +189,10 @@ def _as_text(value: object) -> object:
     return value
 
 
-def _schema_errors(request: dict[str, Any], schema: dict[str, Any]) -> dict[str, str]:
+def schema_errors(instance: dict[str, Any], name: str, schema: dict[str, Any]) -> dict[str, str]:
     """One message per field path, first error wins (later ones are usually consequences)."""
     errors: dict[str, str] = {}
-    for error in schema_validator(INPUT_SCHEMA).iter_errors(request):
+    for error in schema_validator(name).iter_errors(instance):
         for path, message in _describe(error, schema):
             errors.setdefault(path, message)
     return errors

@@ -66,7 +66,7 @@ def test_actions_and_options_match_the_http_surface() -> None:
         "/v1/options/agents",
     }
     assert data["auth"]["test"]["path"] == "/v1/me"
-    assert data["triggers"] == []
+    assert [t["key"] for t in data["triggers"]] == ["call_events"]
 
 
 def test_create_action_declares_idempotency() -> None:

@@ -170,6 +170,6 @@ def test_problem_schema_matches_rendered_problems() -> None:
 
 def test_every_input_property_is_documented() -> None:
     """Each input property has a title, a description and examples for the form."""
-    for name in ("create-phone-call.input", "get-call.input"):
+    for name in ("create-phone-call.input", "get-call.input", "subscription.input"):
         for key, prop in manifest.load_schema(name)["properties"].items():
             assert prop.get("title") and prop.get("description") and prop.get("examples"), key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from connector.api import actions, errors, meta, options
+from connector.api import actions, deliveries, errors, meta, options, triggers, webhooks
 
 __all__ = ["register_api"]
 
@@ -15,3 +15,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(meta.me_bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(options.bp)
+    app.register_blueprint(triggers.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(deliveries.bp)

@@ -41,7 +41,11 @@ def readyz() -> dict[str, Any]:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready", never a 500
         raise NotReady(f"The store is unavailable ({type(exc).__name__}).") from exc
-    return {"status": "ready", "checks": {"store": "ok"}}
+    worker = services().worker
+    if worker.started and not worker.alive:
+        raise NotReady("The delivery worker has stopped.")
+    delivery = "running" if worker.alive else "not started in this process"
+    return {"status": "ready", "checks": {"store": "ok", "delivery": delivery}}
 
 
 @bp.get("/metrics")

@@ -1,0 +1,59 @@
+"""The delivery log and manual replay of a delivery (typically a dead letter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from connector.api.auth import protect
+from connector.app import services
+from connector.problems import FieldError, NotFound, Problem, ValidationFailed
+
+__all__ = ["bp"]
+
+bp = protect(Blueprint("deliveries", __name__, url_prefix="/v1/deliveries"))
+
+STATES = ("pending", "delivering", "succeeded", "dead", "cancelled")
+
+
+class ReplayConflict(Problem):
+    """The delivery cannot be replayed in its current state."""
+
+    status, slug, title = 409, "replay-conflict", "Delivery cannot be replayed now"
+
+
+@bp.get("")
+def list_deliveries() -> dict[str, Any]:
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        raise ValidationFailed(
+            "Unknown delivery state.",
+            errors=[FieldError("state", f"must be one of {', '.join(STATES)}")],
+        )
+    raw_limit = request.args.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        raise ValidationFailed(
+            "Invalid limit.", errors=[FieldError("limit", "must be a whole number from 1 to 500")]
+        )
+    items = services().delivery_log.find(
+        g.token_scope,
+        state=state,
+        subscription_id=request.args.get("subscription_id") or None,
+        limit=int(raw_limit),
+    )
+    return {"items": items}
+
+
+@bp.post("/<delivery_id>/retry")
+def retry(delivery_id: str) -> tuple[dict[str, Any], int]:
+    outcome = services().queue.replay(g.token_scope, delivery_id)
+    if outcome == "not_found":
+        raise NotFound(f"No delivery {delivery_id!r}.")
+    if outcome == "busy":
+        raise ReplayConflict("The delivery is still queued or being delivered.")
+    if outcome == "unsubscribed":
+        raise ReplayConflict("Its subscription was deleted; subscribe again to receive events.")
+    services().wake_delivery()
+    (item,) = services().delivery_log.find(g.token_scope, delivery_id=delivery_id)
+    return item, 202

@@ -1,0 +1,96 @@
+"""The call-events trigger: REST-hook subscriptions, a polling endpoint and sample data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from connector.api.auth import protect
+from connector.api.body import json_body
+from connector.app import services
+from connector.delivery.ssrf import TargetRefused, validate_target_url
+from connector.events import CALL_EVENTS, DEFAULT_EVENTS
+from connector.polling import poll_call_events
+from connector.problems import FieldError, NotFound, ValidationFailed
+from connector.samples import sample_events
+from connector.validation import validate_object
+
+__all__ = ["bp"]
+
+bp = protect(Blueprint("triggers", __name__, url_prefix="/v1/triggers/call-events"))
+
+MAX_POLL_LIMIT = 100
+SAMPLE_SIZE = 3
+
+
+@bp.post("/subscriptions")
+def subscribe() -> tuple[dict[str, Any], int]:
+    body = validate_object(json_body(), "subscription.input.json")
+    allow_private = services().settings.connector_allow_private_targets
+    try:
+        target = validate_target_url(body["target_url"], allow_private=allow_private)
+    except TargetRefused as exc:
+        raise ValidationFailed(
+            "The target URL is not allowed.", errors=[FieldError("target_url", str(exc))]
+        ) from None
+    events = body.get("events") or list(DEFAULT_EVENTS)
+    created = services().subscriptions.create(g.token_scope, target, events, body.get("agent_id"))
+    return created.public(with_secret=True), 201
+
+
+@bp.get("/subscriptions")
+def list_subscriptions() -> dict[str, Any]:
+    items = services().subscriptions.of_owner(g.token_scope)
+    return {"items": [s.public() for s in items]}
+
+
+@bp.delete("/subscriptions/<subscription_id>")
+def unsubscribe(subscription_id: str) -> dict[str, Any]:
+    if not services().subscriptions.delete(g.token_scope, subscription_id):
+        raise NotFound(f"No subscription {subscription_id!r}.")
+    return {"id": subscription_id, "deleted": True}
+
+
+def _event_filter() -> list[str]:
+    raw_names = request.args.getlist("event") + request.args.getlist("events")
+    names = [n.strip() for raw in raw_names for n in raw.split(",")]
+    names = [n for n in names if n] or list(DEFAULT_EVENTS)
+    unknown = [n for n in names if n not in CALL_EVENTS]
+    if unknown:
+        raise ValidationFailed(
+            "Unknown event name.",
+            errors=[FieldError("event", f"{unknown[0]!r} is not one of {', '.join(CALL_EVENTS)}")],
+        )
+    return names
+
+
+def _limit(default: int) -> int:
+    raw = request.args.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_POLL_LIMIT:
+        raise ValidationFailed(
+            "Invalid limit.",
+            errors=[FieldError("limit", f"must be a whole number from 1 to {MAX_POLL_LIMIT}")],
+        )
+    return int(raw)
+
+
+@bp.get("")
+def poll() -> Response:
+    """Newest first, full calls with transcripts, each item with a stable unique ``id``."""
+    items = poll_call_events(
+        services().retell,
+        events=_event_filter(),
+        agent_id=request.args.get("agent_id") or None,
+        limit=_limit(25),
+    )
+    return jsonify(items)
+
+
+@bp.get("/sample")
+def sample() -> Response:
+    """Real recent events where there are any, else a realistic built-in sample."""
+    names = _event_filter()
+    agent_id = request.args.get("agent_id") or None
+    recent = services().inbox.recent(names, agent_id=agent_id, limit=SAMPLE_SIZE)
+    return jsonify(recent or sample_events(names)[:SAMPLE_SIZE])

@@ -1,0 +1,85 @@
+"""``POST /v1/webhooks/retell``: verify, dedupe, commit, then acknowledge (DESIGN §5).
+
+The signature is checked on the raw bytes before anything is parsed; the body is read
+only up to the limit (a larger one is refused without reading further); the 204 is sent
+only after the event and its deliveries are committed, so anything acknowledged is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from connector.app import services
+from connector.problems import FieldError, MalformedBody, PayloadTooLarge, Problem
+from connector.retell.signature import SignatureError, verify
+
+__all__ = ["MAX_WEBHOOK_BYTES", "bp"]
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+
+
+class InvalidSignature(Problem):
+    """The x-retell-signature header is missing, stale or does not match the body."""
+
+    status, slug, title = 401, "invalid-signature", "Invalid webhook signature"
+
+
+def _read_limited() -> bytes:
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLarge(f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
+    raw = request.stream.read(MAX_WEBHOOK_BYTES + 1)
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLarge(f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
+    return raw
+
+
+def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedBody(
+            "The webhook body is not valid JSON.",
+            errors=[FieldError("body", "is not valid JSON")],
+        ) from None
+    event = body.get("event") if isinstance(body, dict) else None
+    call = body.get("call") if isinstance(body, dict) else None
+    if not isinstance(event, str) or not event or not isinstance(call, dict):
+        raise MalformedBody(
+            'Expected a Retell call event: {"event": ..., "call": {...}}.',
+            errors=[FieldError("event" if not isinstance(event, str) else "call", "is missing")],
+        )
+    if not isinstance(call.get("call_id"), str) or not call["call_id"]:
+        raise MalformedBody(
+            "The call object has no call_id.", errors=[FieldError("call.call_id", "is missing")]
+        )
+    return event, call
+
+
+@bp.post("/retell")
+def retell_webhook() -> Response:
+    raw = _read_limited()
+    key = services().settings.retell_api_key.get_secret_value()
+    try:
+        verify(raw, key, request.headers.get("x-retell-signature"))
+    except SignatureError as exc:
+        raise InvalidSignature(str(exc)) from None
+    event, call = _parse(raw)
+    accepted = services().inbox.accept(event, call)
+    if accepted.deliveries:
+        services().wake_delivery()
+    log.info(
+        "retell %s for call %s: %s, %d deliveries",
+        event,
+        call["call_id"],
+        "duplicate" if accepted.duplicate else "stored",
+        accepted.deliveries,
+    )
+    return Response(status=204)

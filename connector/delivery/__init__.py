@@ -1,0 +1,1 @@
+"""Forwarding call events to subscribers: durable queue, signing, retries, SSRF guard."""

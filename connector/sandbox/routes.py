@@ -1,0 +1,139 @@
+"""The Retell endpoints the connector uses, with Retell's paths, shapes and status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from connector.sandbox.catalog import AGENTS, ORG, PHONE_NUMBERS, Agent, PhoneNumber
+from connector.sandbox.errors import ApiError
+from connector.sandbox.filters import check_condition, compile_filters, match
+from connector.sandbox.pagination import paginate, parse_limit
+from connector.sandbox.state import current_sandbox
+from connector.sandbox.validation import parse_create
+
+__all__ = ["bp"]
+
+bp = Blueprint("retell_api", __name__)
+
+# v3 list-calls leaves these out; clients fetch them with get-call.
+_LIST_OMITS = ("transcript", "transcript_object", "transcript_with_tool_calls")
+
+
+def _json_object() -> dict[str, Any]:
+    """The request's JSON object body; an empty body counts as ``{}``."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError.bad_request()
+    return body
+
+
+def _descending(raw: object) -> bool:
+    if raw in (None, "descending"):
+        return True
+    if raw == "ascending":
+        return False
+    raise ApiError.bad_request("sort_order must be ascending or descending.")
+
+
+@bp.post("/v2/create-phone-call")
+def create_phone_call() -> tuple[dict[str, Any], int]:
+    sandbox = current_sandbox()
+    call, created = sandbox.lifecycle.place(parse_create(_json_object()))
+    sandbox.stats.incr("calls_created" if created else "idempotent_replays")
+    return call, 201
+
+
+@bp.get("/v2/get-call/<call_id>")
+def get_call(call_id: str) -> dict[str, Any]:
+    call = current_sandbox().book.view(call_id)
+    if call is None:
+        raise ApiError(422)
+    return call
+
+
+@bp.post("/v3/list-calls")
+def list_calls() -> dict[str, Any]:
+    body = _json_object()
+    limit, descending = parse_limit(body.get("limit")), _descending(body.get("sort_order"))
+    skip = body.get("skip", 0)
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise ApiError.bad_request("skip must be a non-negative integer.")
+    matches = compile_filters(body.get("filter_criteria"))
+    # Creation order is start order here: every call rings for the same ring_seconds.
+    calls = [c for c in current_sandbox().book.views() if matches(c[1])]
+    calls = (calls[::-1] if descending else calls)[skip:]
+    page = paginate(
+        calls,
+        lambda c: c[0],
+        limit=limit,
+        pagination_key=body.get("pagination_key"),
+        descending=descending,
+    )
+    out = page.body(lambda c: {k: v for k, v in c[1].items() if k not in _LIST_OMITS})
+    if body.get("include_total") is True:
+        out["total"] = len(calls) + skip
+    return out
+
+
+def _query_page(items: tuple[Any, ...], render: Any) -> dict[str, Any]:
+    """Paginate a catalog list (kept newest first) by the query string's parameters."""
+    descending = _descending(request.args.get("sort_order"))
+    ordered = list(enumerate(items))
+    if not descending:
+        ordered.reverse()
+    page = paginate(
+        ordered,
+        lambda pair: -pair[0],
+        limit=parse_limit(request.args.get("limit")),
+        pagination_key=request.args.get("pagination_key"),
+        descending=descending,
+    )
+    return page.body(lambda pair: render(pair[1]))
+
+
+@bp.get("/v2/list-phone-numbers")
+def list_phone_numbers() -> dict[str, Any]:
+    return _query_page(PHONE_NUMBERS, PhoneNumber.as_json)
+
+
+@bp.post("/v2/list-agents")
+def list_agents() -> dict[str, Any]:
+    criteria = _json_object().get("filter_criteria") or {}
+    if not isinstance(criteria, dict):
+        raise ApiError.bad_request("filter_criteria must be an object.")
+    query = str(criteria.get("query") or "").lower()
+    tests = {k: criteria[k] for k in ("channel", "is_transfer_agent") if k in criteria}
+    for key, cond in tests.items():
+        check_condition(cond, key)
+
+    def keep(agent: Agent) -> bool:
+        found = query in agent.agent_name.lower() or query in agent.agent_id.lower()
+        fields = {"channel": "voice", "is_transfer_agent": False}
+        return found and all(match(cond, fields[k]) for k, cond in tests.items())
+
+    return _query_page(tuple(a for a in AGENTS if keep(a)), Agent.as_json)
+
+
+@bp.get("/get-api-key-info")
+def api_key_info() -> dict[str, Any]:
+    return dict(ORG)
+
+
+@bp.get("/get-concurrency")
+def concurrency() -> dict[str, Any]:
+    phases = current_sandbox().book.phases()
+    return {
+        "current_concurrency": phases["registered"] + phases["ongoing"],
+        "concurrency_limit": 20,
+        "base_concurrency": 20,
+        "purchased_concurrency": 0,
+        "concurrency_purchase_limit": 100,
+        "remaining_purchase_limit": 100,
+        "concurrency_burst_enabled": False,
+        "concurrency_burst_limit": 0,
+        "reserved_inbound_concurrency": 0,
+    }

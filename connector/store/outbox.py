@@ -1,0 +1,282 @@
+"""The delivery queue: leased claims, outcomes, backoff, dead letters and replay.
+
+At-least-once: a claim is a lease; if the worker dies, the lease runs out and the delivery
+is claimed again. Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several workers and
+replicas share the queue without handing out the same row) and ``BEGIN IMMEDIATE`` on
+SQLite. An outcome is recorded only by the worker still holding the lease, so a slow worker
+whose lease was taken over cannot overwrite the newer attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+
+from connector.store.subscriptions import cancel_queued
+from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
+
+__all__ = ["DeliveryQueue", "Job", "Outcome"]
+
+DAY = 86_400.0
+MAX_RETRY_AFTER = DAY
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery with everything needed to send it."""
+
+    delivery_id: str
+    event_id: str
+    subscription_id: str
+    target_url: str
+    secret: str
+    body: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt got back (``status_code`` None when no response came)."""
+
+    status_code: int | None
+    duration_ms: float
+    error: str | None = None
+    response_body: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+
+class DeliveryQueue:
+    """The outbox of deliveries, shared by every worker through the database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        schedule: Sequence[float],
+        lease_seconds: float = 60.0,
+        disable_after_seconds: float = 5 * DAY,
+        clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = lambda: random.uniform(1.0, 1.25),
+    ) -> None:
+        self._engine = engine
+        self._schedule = tuple(schedule)
+        self._lease = lease_seconds
+        self._disable_after = disable_after_seconds
+        self._clock = clock
+        self._jitter = jitter
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self._schedule) + 1
+
+    def claim(self, worker: str, limit: int) -> list[Job]:
+        """Lease up to ``limit`` due deliveries to ``worker``."""
+        now = self._clock()
+        c = deliveries.c
+        due = (
+            select(c.id)
+            .where(
+                or_(
+                    and_(c.state == "pending", c.next_attempt_at <= now),
+                    and_(c.state == "delivering", c.lease_until < now),
+                )
+            )
+            .order_by(c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._engine.begin() as conn:
+            ids = list(conn.execute(due).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(deliveries)
+                .where(c.id.in_(ids))
+                .values(state="delivering", lease_until=now + self._lease, leased_by=worker)
+            )
+            rows = conn.execute(
+                select(
+                    c.id,
+                    c.event_id,
+                    c.subscription_id,
+                    c.attempts,
+                    events.c.body,
+                    subscriptions.c.target_url,
+                    subscriptions.c.secret,
+                    subscriptions.c.status,
+                )
+                .select_from(
+                    deliveries.join(events, events.c.id == c.event_id).outerjoin(
+                        subscriptions, subscriptions.c.id == c.subscription_id
+                    )
+                )
+                .where(c.id.in_(ids))
+            ).all()
+            jobs = []
+            for row in rows:
+                if row.status != "active":  # removed or disabled since it was queued
+                    final = "cancelled" if row.status is None else "dead"
+                    conn.execute(
+                        update(deliveries)
+                        .where(c.id == row.id)
+                        .values(state=final, lease_until=None)
+                    )
+                    continue
+                jobs.append(
+                    Job(
+                        row.id,
+                        row.event_id,
+                        row.subscription_id,
+                        row.target_url,
+                        row.secret,
+                        row.body,
+                        row.attempts + 1,
+                    )
+                )
+            return jobs
+
+    def record(self, job: Job, worker: str, outcome: Outcome) -> str:
+        """Store the attempt and move the delivery on; returns its new state ("lost" if the
+        lease had passed to another worker)."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(deliveries.c.attempts, deliveries.c.cycle_start)
+                .where(
+                    deliveries.c.id == job.delivery_id,
+                    deliveries.c.leased_by == worker,
+                    deliveries.c.state == "delivering",
+                )
+                .with_for_update()
+            ).first()
+            if row is None:
+                return "lost"
+            attempts = row.attempts + 1
+            conn.execute(
+                delivery_attempts.insert().values(
+                    delivery_id=job.delivery_id,
+                    attempt=attempts,
+                    at=now,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    duration_ms=outcome.duration_ms,
+                    response_body=outcome.response_body,
+                )
+            )
+            state, values = self._next_state(conn, job, outcome, attempts - row.cycle_start, now)
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == job.delivery_id)
+                .values(
+                    state=state,
+                    attempts=attempts,
+                    lease_until=None,
+                    leased_by=None,
+                    last_status=outcome.status_code,
+                    last_error=outcome.error,
+                    **values,
+                )
+            )
+            return state
+
+    def _next_state(
+        self, conn: Connection, job: Job, outcome: Outcome, cycle_attempts: int, now: float
+    ) -> tuple[str, dict[str, Any]]:
+        subs = subscriptions.c
+        if outcome.ok:
+            conn.execute(
+                update(subscriptions)
+                .where(subs.id == job.subscription_id)
+                .values(failing_since=None)
+            )
+            return "succeeded", {"delivered_at": now, "next_attempt_at": None}
+        if outcome.gone:  # the platform says the hook is gone for good: unsubscribe now
+            conn.execute(subscriptions.delete().where(subs.id == job.subscription_id))
+            cancel_queued(conn, job.subscription_id)
+            return "cancelled", {"next_attempt_at": None}
+        conn.execute(
+            update(subscriptions)
+            .where(subs.id == job.subscription_id, subs.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        since = conn.execute(
+            select(subs.failing_since).where(subs.id == job.subscription_id)
+        ).scalar()
+        if since is not None and now - since >= self._disable_after:
+            self._disable(conn, job.subscription_id, now - since)
+            return "dead", {"next_attempt_at": None}
+        if cycle_attempts >= self.max_attempts:
+            return "dead", {"next_attempt_at": None}
+        delay = self._schedule[cycle_attempts - 1] * self._jitter()
+        if outcome.retry_after is not None:
+            delay = max(delay, min(outcome.retry_after, MAX_RETRY_AFTER))
+        return "pending", {"next_attempt_at": now + delay}
+
+    def _disable(self, conn: Connection, subscription_id: str, failing_for: float) -> None:
+        days = failing_for / DAY
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(status="disabled", disabled_reason=f"every delivery failed for {days:.1f} days")
+        )
+        conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.subscription_id == subscription_id,
+                deliveries.c.state.in_(("pending", "delivering")),
+            )
+            .values(state="dead", lease_until=None, leased_by=None, next_attempt_at=None)
+        )
+
+    def replay(self, owner: str, delivery_id: str) -> str:
+        """Queue a finished delivery again for a full new cycle; re-enables its subscription.
+
+        Returns "queued", "not_found", "busy" (still pending/delivering) or "unsubscribed".
+        """
+        now = self._clock()
+        c = deliveries.c
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(c.state, c.attempts, c.subscription_id)
+                .where(c.id == delivery_id, c.owner == owner)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return "not_found"
+            if row.state in ("pending", "delivering"):
+                return "busy"
+            exists = conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == row.subscription_id)
+                .values(status="active", disabled_reason=None, failing_since=None)
+            )
+            if not exists.rowcount:
+                return "unsubscribed"
+            conn.execute(
+                update(deliveries)
+                .where(c.id == delivery_id)
+                .values(state="pending", next_attempt_at=now, cycle_start=row.attempts)
+            )
+            return "queued"
+
+    def pending_count(self) -> int:
+        with self._engine.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.state.in_(("pending", "delivering")))
+            ).scalar()
+            return int(count or 0)

@@ -1,0 +1,168 @@
+"""POST /v1/webhooks/retell: signature, limits, shape, dedupe, and matching subscriptions."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from retell.lib import webhook_auth
+from sqlalchemy import func, select
+
+from connector.app import services
+from connector.store.tables import deliveries, events
+from tests.conftest import AUTH, RETELL_KEY, sample_call
+
+URL = "/v1/webhooks/retell"
+
+
+def retell_body(event: str = "call_ended", **call: Any) -> str:
+    return json.dumps({"event": event, "call": sample_call(**call)})
+
+
+def signed(body: str, key: str = RETELL_KEY, ts: int | None = None) -> dict[str, str]:
+    ts = int(time.time() * 1000) if ts is None else ts
+    return {
+        "x-retell-signature": webhook_auth.symmetric["sign"](body, key, ts),
+        "Content-Type": "application/json",
+    }
+
+
+def post_event(client: FlaskClient, body: str, headers: dict[str, str] | None = None) -> Any:
+    return client.post(URL, data=body, headers=signed(body) if headers is None else headers)
+
+
+def count(client: FlaskClient, table: Any) -> int:
+    with client.application.app_context(), services().engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def subscribe(client: FlaskClient, **body: Any) -> dict[str, Any]:
+    response = client.post(
+        "/v1/triggers/call-events/subscriptions",
+        json={"target_url": "https://hooks.example.com/catch/1", **body},
+        headers=AUTH,
+    )
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+NOW = int(time.time() * 1000)
+BODY = retell_body()
+
+
+@pytest.mark.parametrize(
+    ("headers", "accepted"),
+    [
+        (signed(BODY), True),
+        (signed(BODY[:-1] + " }"), False),
+        (signed(BODY, key="wrong-key"), False),
+        (signed(BODY, ts=NOW - 10 * 60 * 1000), False),
+        (signed(BODY, ts=NOW + 10 * 60 * 1000), False),
+        ({}, False),
+        ({"x-retell-signature": "garbled"}, False),
+        (
+            {
+                "x-retell-signature": signed(BODY)["x-retell-signature"]
+                .upper()
+                .replace("V=", "v=")
+                .replace(",D=", ",d=")
+            },
+            False,
+        ),
+    ],
+    ids=[
+        "valid",
+        "tampered",
+        "wrong-key",
+        "stale",
+        "future",
+        "missing",
+        "garbled",
+        "uppercase-hex",
+    ],
+)
+def test_signature_table(client: FlaskClient, headers: dict[str, str], accepted: bool) -> None:
+    """Only a signature Retell's own SDK would produce, within five minutes, is accepted."""
+    response = client.post(URL, data=BODY, headers=headers)
+    assert response.status_code == (204 if accepted else 401)
+    assert count(client, events) == (1 if accepted else 0)
+    if not accepted:
+        assert response.mimetype == "application/problem+json"
+
+
+def test_oversize_is_413_without_storing(client: FlaskClient) -> None:
+    """A body over 256 KiB is refused with 413 and nothing is stored."""
+    body = retell_body(transcript="x" * (256 * 1024))
+    response = post_event(client, body)
+    assert response.status_code == 413
+    assert count(client, events) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"event": "call_ended"}',
+        '{"call": {}}',
+        '{"event": "call_ended", "call": {"agent_id": "a"}}',
+        '{"event": 5, "call": {}}',
+    ],
+)
+def test_malformed_or_unknown_shape_is_400(client: FlaskClient, body: str) -> None:
+    """Signed but malformed or shapeless bodies are 400 problems, not stored."""
+    response = post_event(client, body)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert count(client, events) == 0
+
+
+def test_retell_retry_is_acknowledged_not_forwarded_again(client: FlaskClient) -> None:
+    """A second delivery of the same (call_id, event) is a 204 with no new delivery."""
+    subscribe(client)
+    assert post_event(client, BODY).status_code == 204
+    assert post_event(client, BODY).status_code == 204
+    assert count(client, events) == 1
+    assert count(client, deliveries) == 1
+
+
+def test_transcript_updates_are_distinct_per_turn(client: FlaskClient) -> None:
+    """Each transcript_updated turn is its own event; a retried turn is deduped."""
+    subscribe(client, events=["transcript_updated"])
+    for turns in (1, 2, 2):
+        body = retell_body(
+            "transcript_updated", transcript_object=[{"role": "agent", "content": "hi"}] * turns
+        )
+        assert post_event(client, body).status_code == 204
+    assert count(client, events) == 2
+    assert count(client, deliveries) == 2
+
+
+@pytest.mark.parametrize(
+    ("subscription", "event", "agent", "matches"),
+    [
+        ({}, "call_ended", "agent_1", True),
+        ({}, "call_analyzed", "agent_1", True),
+        ({}, "call_started", "agent_1", False),
+        ({}, "transcript_updated", "agent_1", False),
+        ({"events": ["call_started"]}, "call_started", "agent_1", True),
+        ({"agent_id": "agent_1"}, "call_ended", "agent_1", True),
+        ({"agent_id": "agent_2"}, "call_ended", "agent_1", False),
+    ],
+)
+def test_deliveries_follow_event_and_agent_filters(
+    client: FlaskClient, subscription: dict[str, Any], event: str, agent: str, matches: bool
+) -> None:
+    """A delivery is queued exactly for subscriptions whose filters match."""
+    subscribe(client, **subscription)
+    assert post_event(client, retell_body(event, agent_id=agent)).status_code == 204
+    assert count(client, deliveries) == (1 if matches else 0)
+
+
+def test_ingest_is_open_but_other_trigger_routes_are_not(client: FlaskClient) -> None:
+    """The webhook needs no bearer token (the signature is its auth); subscriptions do."""
+    assert post_event(client, BODY).status_code == 204
+    assert client.get("/v1/triggers/call-events/subscriptions").status_code == 401
