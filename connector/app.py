@@ -15,8 +15,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 
 from connector.calls import CallService
-from connector.delivery.sender import Sender
-from connector.delivery.ssrf import guarded_transport
+from connector.delivery.factory import build_worker
 from connector.delivery.worker import DeliveryWorker
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
@@ -78,8 +77,7 @@ def create_app(
     """
     settings = settings or load_settings()
     if configure_logs:
-        secrets = [settings.retell_api_key.get_secret_value(), *settings.token_list()]
-        configure_logging(settings.connector_log_level, secrets=secrets)
+        configure_logging(settings.connector_log_level, secrets=settings.secret_values())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -96,11 +94,7 @@ def create_app(
         ttl_seconds=settings.idempotency_ttl_hours * 3600,
         lease_seconds=settings.retell_timeout_seconds * 2 + 30,
     )
-    queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule)
-    transport = delivery_transport or guarded_transport(
-        allow_private=settings.connector_allow_private_targets
-    )
-    worker = DeliveryWorker(queue, Sender(transport, timeout=settings.delivery_timeout_seconds))
+    worker = build_worker(settings, engine, transport=delivery_transport)
     app.extensions["connector"] = Services(
         settings=settings,
         engine=engine,
@@ -109,7 +103,7 @@ def create_app(
         idempotency=keys,
         inbox=EventInbox(engine),
         subscriptions=SubscriptionStore(engine),
-        queue=queue,
+        queue=worker.queue,
         delivery_log=DeliveryLog(engine),
         worker=worker,
     )

@@ -19,14 +19,15 @@ def _serve(args: argparse.Namespace) -> int:
     if args.sandbox:
         from connector.sandbox import SandboxConfig, SandboxServer
 
-        sandbox = SandboxServer(SandboxConfig(api_key="sandbox-key", webhook_url=None))
-        sandbox.__enter__()
+        local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        hook = f"http://{local}:{args.port}/v1/webhooks/retell"
+        sandbox = SandboxServer(SandboxConfig(api_key="sandbox-key", webhook_url=hook)).start()
         overrides = {
             "retell_api_key": "sandbox-key",
             "retell_base_url": sandbox.url,
             "sandbox": True,
         }
-        print(f"Retell sandbox listening on {sandbox.url}", flush=True)
+        print(f"Retell sandbox on {sandbox.url}, sending webhooks to {hook}", flush=True)
     settings = load_settings(**overrides)
     try:
         GunicornServer(
@@ -34,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
         ).run()
     finally:
         if sandbox is not None:
-            sandbox.__exit__(None, None, None)
+            sandbox.close()
     return 0
 
 
@@ -43,6 +44,23 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     config = SandboxConfig(api_key=args.api_key, webhook_url=args.webhook_url)
     serve_sandbox(config, host=args.host, port=args.port)
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    import signal
+
+    from connector.delivery.factory import build_worker
+    from connector.logs import configure_logging
+    from connector.store.engine import create_store_engine
+
+    settings = load_settings()
+    configure_logging(settings.connector_log_level, secrets=settings.secret_values())
+    worker = build_worker(settings, create_store_engine(settings.connector_database_url))
+    signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+    print(f"delivery worker {worker.name} running", flush=True)
+    worker.run()
+    worker.stop()
     return 0
 
 
@@ -81,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--webhook-url", default=None)
     sandbox.add_argument("--api-key", default="sandbox-key")
     sandbox.set_defaults(func=_sandbox)
+
+    worker = commands.add_parser("worker", help="run the delivery worker alone")
+    worker.set_defaults(func=_worker)
 
     demo = commands.add_parser("demo", help="sandbox + connector: place a call, show it")
     demo.add_argument("--to-number", default="+14155550123")

@@ -1,12 +1,15 @@
 """``retell-connector demo``: the whole product on this machine, no Retell account needed.
 
-Starts the Retell sandbox and the connector on loopback ports, then does what a platform
-does: checks the connection, loads the dropdowns, places a call with an idempotency key,
-replays it (no second dial), and follows the call until Retell's analysis is in.
+Starts the Retell sandbox, the connector and a local subscriber on loopback ports, then
+does what a platform does: checks the connection, loads the dropdowns, subscribes to call
+events, places a call with an idempotency key, replays it (no second dial), and prints
+each call event as the subscriber receives it — signed by the connector and verified with
+the ``standardwebhooks`` library — until Retell's analysis arrives.
 """
 
 from __future__ import annotations
 
+import queue
 import secrets
 import tempfile
 import time
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from werkzeug.wrappers import Request, Response
 
 from connector.app import create_app
 from connector.loopback import LoopbackServer
@@ -24,36 +29,36 @@ from connector.settings import Settings
 __all__ = ["run_demo"]
 
 SANDBOX_KEY = "sandbox-key"
+EVENT_TIMEOUT_SECONDS = 30.0
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _follow(api: httpx.Client, call_id: str, *, deadline_seconds: float) -> dict[str, Any]:
-    """Poll get-call, printing each state change, until analysis arrives."""
-    deadline = time.monotonic() + deadline_seconds
-    last = None
-    call: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        call = (
-            api.get("/v1/actions/get-call", params={"call_id": call_id}).raise_for_status().json()
-        )
-        state = "analyzed" if call.get("call_analysis") else call["call_status"]
-        if state != last:
-            _say(f"  call {call_id[:8]}… is {state}")
-            last = state
-        if state == "analyzed":
-            break
-        time.sleep(0.2)
-    return call
+class _Subscriber:
+    """The automation platform's webhook endpoint: verifies each delivery, queues it."""
+
+    def __init__(self) -> None:
+        self.secret: str | None = None
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        try:
+            payload = Webhook(self.secret or "").verify(request.get_data(), dict(request.headers))
+        except WebhookVerificationError:
+            return Response("bad signature", status=401)(environ, start_response)
+        self.events.put(payload)
+        return Response(status=204)(environ, start_response)
 
 
 def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
     token = secrets.token_urlsafe(24)
+    connector, receiver = LoopbackServer(), _Subscriber()
     config = SandboxConfig(
         api_key=SANDBOX_KEY,
-        webhook_url=None,
+        webhook_url=f"{connector.url}/v1/webhooks/retell",
         ring_seconds=1.0 / speed,
         talk_seconds=3.0 / speed,
         analysis_seconds=1.0 / speed,
@@ -61,29 +66,51 @@ def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="retell-demo-") as tmp,
         SandboxServer(config) as sandbox,
+        LoopbackServer(receiver) as subscriber,
     ):
         settings = Settings(
             retell_api_key=SANDBOX_KEY,
             retell_base_url=sandbox.url,
             connector_api_tokens=token,
             connector_database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
+            connector_allow_private_targets=True,
             connector_log_level="WARNING",
             sandbox=True,
         )
-        with LoopbackServer(create_app(settings)) as connector:
-            _say(f"Retell sandbox on {sandbox.url}; connector on {connector.url}")
-            headers = {"Authorization": f"Bearer {token}"}
-            with httpx.Client(base_url=connector.url, headers=headers, timeout=30) as api:
-                return _walk_through(api, to_number)
+        app = create_app(settings, run_delivery=True)
+        connector.app = app
+        try:
+            with connector:
+                _say(f"Retell sandbox {sandbox.url} → connector {connector.url}")
+                _say(f"Subscriber (your automation platform) {subscriber.url}")
+                headers = {"Authorization": f"Bearer {token}"}
+                with httpx.Client(base_url=connector.url, headers=headers, timeout=30) as api:
+                    return _walk_through(api, receiver, f"{subscriber.url}/hook", to_number)
+        finally:
+            app.extensions["connector"].worker.stop()
 
 
-def _walk_through(api: httpx.Client, to_number: str) -> int:
+def _walk_through(api: httpx.Client, receiver: _Subscriber, hook_url: str, to_number: str) -> int:
     me = api.get("/v1/me").raise_for_status().json()
     _say(f"Connection test (GET /v1/me): {me['label']}")
     numbers = api.get("/v1/options/phone-numbers").raise_for_status().json()
     agents = api.get("/v1/options/agents").raise_for_status().json()
     _say("From-number dropdown: " + "; ".join(o["label"] for o in numbers))
     _say("Agent dropdown:       " + "; ".join(o["label"] for o in agents))
+    subscription = (
+        api.post(
+            "/v1/triggers/call-events/subscriptions",
+            json={
+                "target_url": hook_url,
+                "events": ["call_started", "call_ended", "call_analyzed"],
+            },
+        )
+        .raise_for_status()
+        .json()
+    )
+    receiver.secret = subscription["secret"]
+    _say(f"Trigger subscribed ({subscription['id']}): {', '.join(subscription['events'])}")
+
     request = {
         "from_number": numbers[0]["value"],
         "to_number": to_number,
@@ -91,29 +118,39 @@ def _walk_through(api: httpx.Client, to_number: str) -> int:
         "retell_llm_dynamic_variables": {"customer_name": "Ada", "order_total": 42.5},
         "metadata": {"crm_lead_id": "lead-1001"},
     }
-    key = str(uuid.uuid4())
-    created = api.post(
-        "/v1/actions/create-phone-call", json=request, headers={"Idempotency-Key": key}
-    )
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    created = api.post("/v1/actions/create-phone-call", json=request, headers=key)
     created.raise_for_status()
     call = created.json()
-    _say(f"POST /v1/actions/create-phone-call -> {created.status_code}, call {call['call_id']}")
-    replay = api.post(
-        "/v1/actions/create-phone-call", json=request, headers={"Idempotency-Key": key}
-    )
+    _say(f"POST /v1/actions/create-phone-call → {created.status_code}, call {call['call_id']}")
+    replay = api.post("/v1/actions/create-phone-call", json=request, headers=key)
     same = replay.json().get("call_id") == call["call_id"]
-    _say(
-        f"Platform retry with the same Idempotency-Key -> {replay.status_code}, "
-        f"same call: {same} (replayed: {replay.headers.get('Idempotent-Replayed') == 'true'})"
-    )
-    final = _follow(api, call["call_id"], deadline_seconds=30)
-    analysis = final.get("call_analysis") or {}
-    _say("Transcript:")
-    for line in (final.get("transcript") or "").splitlines():
-        _say(f"  {line}")
-    _say(f"Summary:   {analysis.get('call_summary')}")
-    sentiment, successful = analysis.get("user_sentiment"), analysis.get("call_successful")
-    _say(f"Sentiment: {sentiment}; successful: {successful}")
-    ok = same and bool(analysis)
+    replayed = replay.headers.get("Idempotent-Replayed") == "true"
+    _say(f"Platform retry, same Idempotency-Key → {replay.status_code}, same call: {same}")
+    _say(f"  (Idempotent-Replayed: {replayed}; Retell was not asked to dial again)")
+    analyzed = _print_events(receiver)
+    ok = same and analyzed
     _say("Demo finished." if ok else "Demo did not complete as expected.")
     return 0 if ok else 1
+
+
+def _print_events(receiver: _Subscriber) -> bool:
+    """Print forwarded events until call_analyzed (True) or the timeout (False)."""
+    deadline = time.monotonic() + EVENT_TIMEOUT_SECONDS
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = receiver.events.get(timeout=left)
+        except queue.Empty:
+            break
+        flat = event["flat"]
+        _say(f"Subscriber received {event['event']} ({event['id']}), signature verified")
+        if event["event"] == "call_ended":
+            status, reason = flat["call_status"], flat["disconnection_reason"]
+            _say(f"  status {status}, {flat['duration_seconds']} s, {reason}")
+            for line in (flat.get("transcript_text") or "").splitlines():
+                _say(f"  | {line}")
+        if event["event"] == "call_analyzed":
+            _say(f"  summary:   {flat['call_summary']}")
+            _say(f"  sentiment: {flat['user_sentiment']}; successful: {flat['call_successful']}")
+            return True
+    return False

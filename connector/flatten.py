@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["FLAT_FIELDS", "flatten_call", "iso_from_ms", "transcript_text"]
 
@@ -38,7 +38,10 @@ def iso_from_ms(value: Any) -> str | None:
     """Epoch milliseconds as ``2024-01-01T12:00:00.000Z``; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # NaN, infinity, beyond year 9999
+        return None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -57,11 +60,15 @@ def transcript_text(call: dict[str, Any]) -> str | None:
     return "\n".join(lines)
 
 
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _duration_seconds(call: dict[str, Any]) -> float | None:
     duration_ms = call.get("duration_ms")
-    if not isinstance(duration_ms, int | float) or isinstance(duration_ms, bool):
+    if not _is_number(duration_ms):
         start, end = call.get("start_timestamp"), call.get("end_timestamp")
-        if not (isinstance(start, int | float) and isinstance(end, int | float)):
+        if not (_is_number(start) and _is_number(end)):  # booleans are not timestamps
             return None
         duration_ms = end - start
     return round(duration_ms / 1000, 3)

@@ -11,6 +11,7 @@ Raise a ``Problem`` anywhere below the Flask layer; ``connector.api.errors`` ren
     ├── IdempotencyConflict     409  same key, first request still in flight
     ├── IdempotencyKeyReused    422  same key, different body
     ├── PayloadTooLarge         413
+    ├── StoreUnavailable        503  the database is down; retry
     └── UpstreamProblem              Retell answered with an error or not at all
         ├── RetellAuthFailed        502  Retell rejected the server's API key
         ├── RetellPaymentRequired   402
@@ -44,6 +45,7 @@ __all__ = [
     "RetellRejected",
     "RetellTimeout",
     "RetellUnavailable",
+    "StoreUnavailable",
     "Unauthenticated",
     "UpstreamProblem",
     "ValidationFailed",
@@ -132,6 +134,15 @@ class PayloadTooLarge(Problem):
     """The request body is over the limit for this endpoint."""
 
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class StoreUnavailable(Problem):
+    """The database could not be reached; nothing was changed or acknowledged."""
+
+    status, slug, title = 503, "store-unavailable", "Store unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
 
 
 class IdempotencyConflict(Problem):

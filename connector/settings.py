@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     def token_list(self) -> list[str]:
         return [t.get_secret_value() for t in self.connector_api_tokens]
 
+    def secret_values(self) -> list[str]:
+        """Everything secret in these settings, for the log redactor."""
+        return [self.retell_api_key.get_secret_value(), *self.token_list()]
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; raise ``SettingsError`` naming the first bad one."""

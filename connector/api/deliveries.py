@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from connector.api.auth import protect
+from connector.api.params import limit_arg
 from connector.app import services
 from connector.problems import FieldError, NotFound, Problem, ValidationFailed
 
@@ -31,16 +32,11 @@ def list_deliveries() -> dict[str, Any]:
             "Unknown delivery state.",
             errors=[FieldError("state", f"must be one of {', '.join(STATES)}")],
         )
-    raw_limit = request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise ValidationFailed(
-            "Invalid limit.", errors=[FieldError("limit", "must be a whole number from 1 to 500")]
-        )
     items = services().delivery_log.find(
         g.token_scope,
         state=state,
         subscription_id=request.args.get("subscription_id") or None,
-        limit=int(raw_limit),
+        limit=limit_arg(default=50, maximum=500),
     )
     return {"items": items}
 

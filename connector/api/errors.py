@@ -10,9 +10,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from connector.problems import Problem, problem_type, upstream_problem
+from connector.problems import Problem, StoreUnavailable, problem_type, upstream_problem
 from connector.retell.errors import RetellError
 
 __all__ = ["init_app", "problem_response"]
@@ -57,6 +58,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RetellError)
     def _retell(exc: RetellError) -> Response:
         return problem_response(upstream_problem(exc))
+
+    @app.errorhandler(DBAPIError)
+    def _store(exc: DBAPIError) -> Response:
+        # The database is down or overloaded: nothing was acknowledged, so the caller (Retell,
+        # a platform) should retry, and a 503 tells it so.
+        log.error("store unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        return problem_response(StoreUnavailable("The connector's store is unavailable; retry."))
 
     @app.errorhandler(InternalServerError)
     def _internal(exc: InternalServerError) -> Response:

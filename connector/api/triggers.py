@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from connector.api.auth import protect
 from connector.api.body import json_body
+from connector.api.params import limit_arg
 from connector.app import services
 from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS
@@ -26,7 +27,10 @@ SAMPLE_SIZE = 3
 
 @bp.post("/subscriptions")
 def subscribe() -> tuple[dict[str, Any], int]:
-    body = validate_object(json_body(), "subscription.input.json")
+    raw = json_body()
+    if isinstance(raw, dict):  # platforms send blank optional inputs as null or ""
+        raw = {k: v for k, v in raw.items() if not (k != "target_url" and v in (None, ""))}
+    body = validate_object(raw, "subscription.input.json")
     allow_private = services().settings.connector_allow_private_targets
     try:
         target = validate_target_url(body["target_url"], allow_private=allow_private)
@@ -65,16 +69,6 @@ def _event_filter() -> list[str]:
     return names
 
 
-def _limit(default: int) -> int:
-    raw = request.args.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_POLL_LIMIT:
-        raise ValidationFailed(
-            "Invalid limit.",
-            errors=[FieldError("limit", f"must be a whole number from 1 to {MAX_POLL_LIMIT}")],
-        )
-    return int(raw)
-
-
 @bp.get("")
 def poll() -> Response:
     """Newest first, full calls with transcripts, each item with a stable unique ``id``."""
@@ -82,7 +76,7 @@ def poll() -> Response:
         services().retell,
         events=_event_filter(),
         agent_id=request.args.get("agent_id") or None,
-        limit=_limit(25),
+        limit=limit_arg(default=25, maximum=MAX_POLL_LIMIT),
     )
     return jsonify(items)
 

@@ -6,30 +6,19 @@ Response bodies are kept only as a short excerpt for the delivery log.
 
 from __future__ import annotations
 
-import email.utils
 import time
 
 import httpx
 
 from connector.delivery.signing import signed_headers
 from connector.delivery.ssrf import TargetRefused
+from connector.retry_after import retry_after_seconds
 from connector.store.outbox import Job, Outcome
 
 __all__ = ["RESPONSE_EXCERPT_BYTES", "Sender"]
 
 RESPONSE_EXCERPT_BYTES = 1024
 DELIVERY_TIMEOUT_SECONDS = 15.0
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 class Sender:
@@ -74,7 +63,7 @@ class Sender:
             _ms(started),
             error=error,
             response_body=excerpt,
-            retry_after=_retry_after(response),
+            retry_after=retry_after_seconds(response.headers),
         )
 
 

@@ -48,6 +48,10 @@ class DeliveryWorker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.last_loop_ok = True
 
+    @property
+    def queue(self) -> DeliveryQueue:
+        return self._queue
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -123,9 +127,13 @@ class DeliveryWorker:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask ``run`` to return after the current batch (safe from a signal handler)."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True)

@@ -8,7 +8,6 @@ in the client's default headers and is never logged.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from connector.retell.errors import (
     status_error,
 )
 from connector.retell.retry import RetryPolicy
+from connector.retry_after import retry_after_seconds
 
 __all__ = ["CONNECTOR_TAG", "RetellClient"]
 
@@ -39,23 +39,6 @@ CONNECTOR_TAG = "retell_connector_request_id"
 _TRANSIENT = (RetellRateLimited, RetellServerError, RetellTransportError)
 _MAX_PAGES = 100
 _PAGE_SIZE = 1000
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    if ms := response.headers.get("retry-after-ms"):
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -202,5 +185,7 @@ class RetellClient:
         if response.is_success:
             return response
         return status_error(
-            response.status_code, _error_message(response), retry_after=_retry_after(response)
+            response.status_code,
+            _error_message(response),
+            retry_after=retry_after_seconds(response.headers),
         )

@@ -26,6 +26,7 @@ CREATE_PATH = "/v2/create-phone-call"
 def _error(
     status: int, message: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
+    """A Retell-shaped error response."""
     response = jsonify(error_body(status, message))
     response.status_code = status
     response.headers.update(headers or {})
@@ -41,6 +42,7 @@ def _drop_connection() -> Response:
 
 
 def _apply(fault: Fault) -> Response | None:
+    """Act out an injected fault; None lets the request carry on (hang)."""
     if fault.mode == "close":
         return _drop_connection()
     if fault.mode == "hang":
@@ -50,6 +52,7 @@ def _apply(fault: Fault) -> Response | None:
 
 
 def _gate() -> Response | None:
+    """Count, delay, inject faults and authenticate every Retell request."""
     if request.path.startswith("/_sandbox/"):
         return None
     sandbox = current_sandbox()
@@ -71,6 +74,7 @@ def _gate() -> Response | None:
 
 
 def _linger(response: Response) -> Response:
+    """Hold back the answer of a request a hang fault picked."""
     seconds = g.pop("hang_seconds", None)
     if seconds:
         current_sandbox().sleep(seconds)

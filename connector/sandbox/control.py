@@ -27,17 +27,20 @@ _TUNABLE = {f.name for f in dataclasses.fields(SandboxConfig) if f.name not in (
 
 @bp.get("/stats")
 def stats() -> dict[str, Any]:
+    """Counters, so tests and benchmarks can see what reached 'Retell'."""
     sandbox = current_sandbox()
     return {**sandbox.stats.snapshot(), "calls_by_phase": sandbox.book.phases()}
 
 
 @bp.get("/faults")
 def list_faults() -> dict[str, Any]:
+    """Faults still waiting for a request."""
     return {"pending": current_sandbox().faults.pending()}
 
 
 @bp.post("/faults")
 def add_faults() -> tuple[dict[str, Any], int]:
+    """Queue a fault for the next ``count`` matching requests."""
     sandbox = current_sandbox()
     fault, count = parse_faults(request.get_json(silent=True))
     sandbox.faults.add(fault, count)
@@ -46,22 +49,26 @@ def add_faults() -> tuple[dict[str, Any], int]:
 
 @bp.delete("/faults")
 def clear_faults() -> dict[str, Any]:
+    """Drop every pending fault."""
     return {"cleared": current_sandbox().faults.clear()}
 
 
 @bp.get("/webhooks")
 def webhook_history() -> dict[str, Any]:
+    """Recent webhook deliveries, for debugging a receiver."""
     return {"items": current_sandbox().webhooks.history()}
 
 
 @bp.get("/config")
 def show_config() -> dict[str, Any]:
+    """The tunable settings (the API key is left out)."""
     config = dataclasses.asdict(current_sandbox().config)
     return {k: v for k, v in config.items() if k in _TUNABLE}
 
 
 @bp.patch("/config")
 def change_config() -> dict[str, Any]:
+    """Change the clock, webhook URL or latency while running."""
     changes = request.get_json(silent=True)
     if not isinstance(changes, dict) or not set(changes) <= _TUNABLE:
         raise ApiError.bad_request(f"Send an object with some of: {', '.join(sorted(_TUNABLE))}.")
@@ -73,6 +80,7 @@ def change_config() -> dict[str, Any]:
 
 
 def _known(call_id: str) -> dict[str, Any]:
+    """A call that has ended with a recording, else 404."""
     call = current_sandbox().book.view(call_id)
     if call is None or "recording_url" not in call:
         raise ApiError(404)
@@ -81,6 +89,7 @@ def _known(call_id: str) -> dict[str, Any]:
 
 @bp.get("/recordings/<call_id>.wav")
 def recording(call_id: str) -> Response:
+    """One second of silence, so a recording_url really downloads."""
     _known(call_id)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as audio:
@@ -93,6 +102,7 @@ def recording(call_id: str) -> Response:
 
 @bp.get("/logs/<call_id>.txt")
 def public_log(call_id: str) -> Response:
+    """A plain-text turn log, standing in for Retell's public log."""
     call = _known(call_id)
     lines = [f"call {call_id} ({call['call_status']}, {call.get('disconnection_reason')})"]
     for turn in call.get("transcript_object", []):

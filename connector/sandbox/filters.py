@@ -121,6 +121,7 @@ def match(cond: dict[str, Any], value: Any) -> bool:
 
 
 def _agent(entries: Any) -> Callable[[Call], bool]:
+    """``agent: [{agent_id, version?}]``, ORed across entries."""
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("agent_id"), str) for e in entries
     ):
@@ -137,6 +138,7 @@ def _agent(entries: Any) -> Callable[[Call], bool]:
 
 
 def _one(key: str, cond: Any) -> Callable[[Call], bool]:
+    """The predicate for one filter_criteria key."""
     if key == "agent":
         return _agent(cond)
     if key in _SCALAR:

@@ -52,18 +52,21 @@ class Lifecycle:
         return self._book.view(call.call_id) or {}, created
 
     def _events(self, call: SandboxCall) -> tuple[str, ...]:
+        """The events this call's webhook target wants."""
         if call.webhook_events is not None:
             return call.webhook_events
         updates = ("transcript_updated",) if self._config().transcript_updates else ()
         return _DEFAULT_EVENTS + updates
 
     def _emit(self, call: SandboxCall, event: str, view: dict[str, Any]) -> None:
+        """Queue ``event`` for the call's webhook target, if it wants it."""
         url = call.webhook_url or self._config().webhook_url
         if url and event in self._events(call):
             body = json.dumps({"event": event, "call": view}, ensure_ascii=False)
             self._webhooks.submit(Delivery(url, event, call.call_id, body))
 
     def _ring(self, call_id: str) -> None:
+        """Ringing is over: the callee picks up, or the call never connects."""
         call, config, now = self._book.get(call_id), self._config(), _now_ms()
         if call is None:
             return
@@ -92,6 +95,7 @@ class Lifecycle:
         self._clock.call_later(config.talk_seconds, lambda: self._end(call_id))
 
     def _update(self, call_id: str, turns: int) -> None:
+        """One more turn spoken: a ``transcript_updated`` with the transcript so far."""
         call = self._book.get(call_id)
         view = self._book.view(call_id)
         if call is None or view is None or call.phase != "ongoing":
@@ -100,6 +104,7 @@ class Lifecycle:
         self._emit(call, "transcript_updated", view)
 
     def _end(self, call_id: str) -> None:
+        """Hang up: fill in transcript, costs and recording; send call_ended."""
         call, now = self._book.get(call_id), _now_ms()
         view = self._book.view(call_id)
         if call is None or view is None:
@@ -123,6 +128,7 @@ class Lifecycle:
         self._clock.call_later(self._config().analysis_seconds, lambda: self._analyze(call_id))
 
     def _analyze(self, call_id: str) -> None:
+        """Post-call analysis is ready: send call_analyzed."""
         call = self._book.get(call_id)
         if call is None:
             return

@@ -16,7 +16,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from connector.sandbox.background import BackgroundServer
+from connector.loopback import LoopbackServer
 
 __all__ = ["Received", "WebhookRecorder"]
 
@@ -44,7 +44,7 @@ class WebhookRecorder:
         self._cond = threading.Condition()
         self._statuses: deque[int] = deque(statuses)
         self._received: list[Received] = []
-        self._http = BackgroundServer(self._wsgi, host=host, port=port)
+        self._http = LoopbackServer(self._wsgi, host=host, port=port)
 
     @property
     def url(self) -> str:

@@ -32,6 +32,7 @@ def _json_object() -> dict[str, Any]:
 
 
 def _descending(raw: object) -> bool:
+    """Retell's ``sort_order``; descending unless asked otherwise."""
     if raw in (None, "descending"):
         return True
     if raw == "ascending":
@@ -41,6 +42,7 @@ def _descending(raw: object) -> bool:
 
 @bp.post("/v2/create-phone-call")
 def create_phone_call() -> tuple[dict[str, Any], int]:
+    """Place a call (201), or return the one placed with the same idempotency_key."""
     sandbox = current_sandbox()
     call, created = sandbox.lifecycle.place(parse_create(_json_object()))
     sandbox.stats.incr("calls_created" if created else "idempotent_replays")
@@ -49,6 +51,7 @@ def create_phone_call() -> tuple[dict[str, Any], int]:
 
 @bp.get("/v2/get-call/<call_id>")
 def get_call(call_id: str) -> dict[str, Any]:
+    """The call object in its current state; 422 when unknown, as Retell does."""
     call = current_sandbox().book.view(call_id)
     if call is None:
         raise ApiError(422)
@@ -57,6 +60,7 @@ def get_call(call_id: str) -> dict[str, Any]:
 
 @bp.post("/v3/list-calls")
 def list_calls() -> dict[str, Any]:
+    """Filtered, sorted, cursor-paginated calls without their transcripts."""
     body = _json_object()
     limit, descending = parse_limit(body.get("limit")), _descending(body.get("sort_order"))
     skip = body.get("skip", 0)
@@ -97,11 +101,13 @@ def _query_page(items: tuple[Any, ...], render: Any) -> dict[str, Any]:
 
 @bp.get("/v2/list-phone-numbers")
 def list_phone_numbers() -> dict[str, Any]:
+    """The account's numbers, Sales line first."""
     return _query_page(PHONE_NUMBERS, PhoneNumber.as_json)
 
 
 @bp.post("/v2/list-agents")
 def list_agents() -> dict[str, Any]:
+    """The account's agents; paging in the query string, filters in the body."""
     criteria = _json_object().get("filter_criteria") or {}
     if not isinstance(criteria, dict):
         raise ApiError.bad_request("filter_criteria must be an object.")
@@ -120,11 +126,13 @@ def list_agents() -> dict[str, Any]:
 
 @bp.get("/get-api-key-info")
 def api_key_info() -> dict[str, Any]:
+    """Who the key belongs to: Retell's cheapest auth test."""
     return dict(ORG)
 
 
 @bp.get("/get-concurrency")
 def concurrency() -> dict[str, Any]:
+    """Concurrency figures; current = calls registered or ongoing."""
     phases = current_sandbox().book.phases()
     return {
         "current_concurrency": phases["registered"] + phases["ongoing"],

@@ -56,6 +56,7 @@ class Scheduler:
             self._thread.join(timeout)
 
     def _next(self) -> Callable[[], None] | None:
+        """Wait for the next due callback; None once closed."""
         with self._cond:
             while not self._closed:
                 now = time.monotonic()

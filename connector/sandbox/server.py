@@ -9,8 +9,8 @@ from types import FrameType, TracebackType
 
 from flask import Flask
 
+from connector.loopback import LoopbackServer
 from connector.sandbox.app import create_sandbox_app
-from connector.sandbox.background import BackgroundServer
 from connector.sandbox.config import SandboxConfig
 from connector.sandbox.state import Sandbox, sandbox_of
 
@@ -35,7 +35,7 @@ class SandboxServer:
     ) -> None:
         self.app: Flask = create_sandbox_app(config)
         self.state: Sandbox = sandbox_of(self.app)
-        self._http = BackgroundServer(self.app, host=host, port=port, quiet=quiet)
+        self._http = LoopbackServer(self.app, host=host, port=port, quiet=quiet)
         self.state.base_url = self.url
 
     @property

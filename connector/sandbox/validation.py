@@ -38,6 +38,7 @@ class CreateRequest:
 
 
 def _optional(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    """An optional field of type ``kind``, or 400."""
     value = body.get(name)
     # bool is an int subclass: accept it only where a bool is asked for, and only there.
     wrong_bool = isinstance(value, bool) != (kind is bool)
@@ -47,6 +48,7 @@ def _optional(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) ->
 
 
 def _string_map(body: dict[str, Any], name: str) -> dict[str, str] | None:
+    """An optional object of string values, or 400."""
     value = _optional(body, name, dict)
     if value is None:
         return None

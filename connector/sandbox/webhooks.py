@@ -100,6 +100,7 @@ class WebhookSender:
                 log.exception("sandbox webhook delivery crashed")
 
     def _deliver(self, delivery: Delivery) -> None:
+        """Send one event, retrying with backoff; count the outcome."""
         config, attempts, ok = self._config(), 0, False
         for attempt in range(config.webhook_retries + 1):
             delay = config.webhook_backoff_seconds * 2 ** (attempt - 1) if attempt else 0.0
@@ -122,6 +123,7 @@ class WebhookSender:
             )
 
     def _attempt(self, delivery: Delivery, config: SandboxConfig) -> bool:
+        """One signed POST; True on any 2xx."""
         assert self._client is not None  # set before any worker starts
         headers = {
             "content-type": "application/json",

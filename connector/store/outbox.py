@@ -132,7 +132,7 @@ class DeliveryQueue:
                     conn.execute(
                         update(deliveries)
                         .where(c.id == row.id)
-                        .values(state=final, lease_until=None)
+                        .values(state=final, lease_until=None, leased_by=None)
                     )
                     continue
                 jobs.append(

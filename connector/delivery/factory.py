@@ -1,0 +1,25 @@
+"""One way to build the delivery loop, shared by ``serve`` (in-process) and ``worker``."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import Engine
+
+from connector.delivery.sender import Sender
+from connector.delivery.ssrf import guarded_transport
+from connector.delivery.worker import DeliveryWorker
+from connector.settings import Settings
+from connector.store.outbox import DeliveryQueue
+
+__all__ = ["build_worker"]
+
+
+def build_worker(
+    settings: Settings, engine: Engine, *, transport: httpx.BaseTransport | None = None
+) -> DeliveryWorker:
+    """A worker on ``engine`` whose every connection goes through the SSRF guard."""
+    queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule)
+    transport = transport or guarded_transport(
+        allow_private=settings.connector_allow_private_targets
+    )
+    return DeliveryWorker(queue, Sender(transport, timeout=settings.delivery_timeout_seconds))
