@@ -18,7 +18,10 @@ def build_worker(
     settings: Settings, engine: Engine, *, transport: httpx.BaseTransport | None = None
 ) -> DeliveryWorker:
     """A worker on ``engine`` whose every connection goes through the SSRF guard."""
-    queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule)
+    # A lease outlives any one attempt (the timeout) with room to record it, so a live
+    # worker never loses its claim, and a dead worker's claims return soon after.
+    lease = 2 * settings.delivery_timeout_seconds + 10
+    queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule, lease_seconds=lease)
     transport = transport or guarded_transport(
         allow_private=settings.connector_allow_private_targets
     )

@@ -60,6 +60,7 @@ class Connector:
             "CONNECTOR_ALLOW_PRIVATE_TARGETS": "true",
             "CONNECTOR_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1",
             "CONNECTOR_LOG_LEVEL": "INFO",
+            "CONNECTOR_DELIVERY_TIMEOUT_SECONDS": "2",  # so a killed worker's leases expire in 14 s
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
