@@ -70,6 +70,17 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(to_number=args.to_number)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from connector.platforms import export, load_source
+
+    source = load_source(args.base_url) if args.base_url else None
+    for path in export(args.platform, Path(args.out), source=source):
+        print(path)
+    return 0
+
+
 def _check(_args: argparse.Namespace) -> int:
     from connector.manifest import check
 
@@ -106,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="sandbox + connector: place a call, show it")
     demo.add_argument("--to-number", default="+14155550123")
     demo.set_defaults(func=_demo)
+
+    export = commands.add_parser("export", help="write a platform's artefact from the manifest")
+    export.add_argument(
+        "platform", choices=["zapier", "n8n", "make", "power-automate", "openapi", "all"]
+    )
+    export.add_argument("--out", required=True, help="output directory")
+    export.add_argument("--base-url", default=None, help="the connector's public URL")
+    export.set_defaults(func=_export)
 
     check = commands.add_parser("check", help="validate manifest.json and schemas/")
     check.set_defaults(func=_check)

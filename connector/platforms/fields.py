@@ -1,0 +1,89 @@
+"""A platform-neutral form field, read from an input schema: the one mapping every exporter
+starts from (DESIGN §8; platforms.md has each platform's field types).
+
+``kind`` is what a form needs to know: ``string``, ``integer``, ``number``, ``boolean``,
+``dict`` (key-value pairs, ``x-field-type: dict``), ``json`` (free JSON, ``x-field-type:
+json``), ``string-or-integer`` (a version number or tag), or ``array``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Field", "input_fields", "output_fields"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input or output field as a form shows it."""
+
+    key: str
+    label: str
+    help: str
+    kind: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    options_source: str | None = None
+    allow_custom: bool = True
+    example: Any = None
+    default: Any = None
+    advanced: bool = False
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    if prop.get("x-field-type") in ("dict", "json"):
+        return str(prop["x-field-type"])
+    if "anyOf" in prop:
+        branches = {str(branch.get("type")) for branch in prop["anyOf"]}
+        return "string-or-integer" if branches == {"integer", "string"} else "json"
+    raw = prop.get("type", "string")
+    types = [str(t) for t in (raw if isinstance(raw, list) else [raw]) if t != "null"]
+    kind = types[0] if types else "string"
+    return "json" if kind == "object" else kind
+
+
+def input_fields(schema: dict[str, Any]) -> list[Field]:
+    """The fields of an object schema, in the schema's order."""
+    required = set(schema.get("required", []))
+    fields = []
+    for key, prop in schema.get("properties", {}).items():
+        options = prop.get("x-options") or {}
+        examples = prop.get("examples") or [None]
+        choices = prop.get("enum") or (prop.get("items") or {}).get("enum") or ()
+        fields.append(
+            Field(
+                key=key,
+                label=str(prop.get("title") or key.replace("_", " ").capitalize()),
+                help=str(prop.get("description", "")),
+                kind=_kind(prop),
+                required=key in required,
+                choices=tuple(str(c) for c in choices),
+                options_source=options.get("source"),
+                allow_custom=bool(options.get("allow_custom", True)),
+                example=examples[0],
+                default=prop.get("default"),
+                advanced=prop.get("x-visibility") == "advanced",
+            )
+        )
+    return fields
+
+
+def output_fields(schema: dict[str, Any], *, prefix: str = "") -> list[Field]:
+    """Labelled output fields: an object schema's properties, nested objects flattened with
+    ``__`` (Zapier's convention; other exporters may re-join with their separator)."""
+    fields = []
+    for key, prop in schema.get("properties", {}).items():
+        name = f"{prefix}{key}"
+        if prop.get("type") == "object" and prop.get("properties"):
+            fields.extend(output_fields(prop, prefix=f"{name}__"))
+            continue
+        fields.append(
+            Field(
+                key=name,
+                label=str(prop.get("title") or key.replace("_", " ").capitalize()),
+                help=str(prop.get("description", "")),
+                kind=_kind(prop),
+            )
+        )
+    return fields
