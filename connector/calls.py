@@ -71,7 +71,7 @@ class CallService:
             return CreateResult(claim.status_code or 201, claim.response or "{}", replayed=True)
         if claim.kind == "reconcile":
             return self._reconcile(request, scope, key, claim)
-        return self._send(request, scope, key, upstream_key)
+        return self._send(request, scope, key, upstream_key, stamped=True)
 
     def get(self, call_id: str) -> dict[str, Any]:
         """The full call object; Retell's "cannot find" 422 becomes a 404."""
@@ -81,9 +81,16 @@ class CallService:
             raise NotFound(f"No call with id {call_id!r}: Retell said: {exc.message}") from exc
 
     def _send(
-        self, request: dict[str, Any], scope: str, key: str, upstream_key: str
+        self,
+        request: dict[str, Any],
+        scope: str,
+        key: str,
+        upstream_key: str,
+        *,
+        stamped: bool = False,
     ) -> CreateResult:
-        self._keys.mark_sent(scope, key)
+        if not stamped:  # a reconciling resend: start Retell's one-hour window if unstarted
+            self._keys.mark_sent(scope, key)
         try:
             call = self._client.create_phone_call(_tagged(request, upstream_key))
         except RetellError as exc:

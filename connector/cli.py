@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Retell sandbox on {sandbox.url}, sending webhooks to {hook}", flush=True)
     settings = load_settings(**overrides)
     try:
-        GunicornServer(
+        GunicornServer.for_connector(
             settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads
         ).run()
     finally:

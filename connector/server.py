@@ -1,61 +1,75 @@
 """Serving the connector under gunicorn: threaded workers so many Retell calls can wait at once.
 
 Settings are loaded in the master first, so a bad setting stops start-up with one line
-before any worker forks; each worker then builds its own app (engine, HTTP pool).
+before any worker forks; each worker then builds its own app (engine, HTTP pool, delivery
+loop). ``gunicorn_options`` is the one server configuration, shared with the benchmarks'
+baseline so both are measured under the same server.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from connector.settings import Settings
 
-__all__ = ["GunicornServer"]
+__all__ = ["GunicornServer", "gunicorn_options"]
+
+
+def gunicorn_options(
+    *, host: str, port: int, workers: int, threads: int, log_level: str = "info"
+) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 120,
+        "graceful_timeout": 20,
+        "keepalive": 30,
+        "backlog": 2048,
+        "loglevel": log_level,
+    }
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """Gunicorn driven from code rather than a config file."""
+    """Gunicorn driven from code rather than a config file; ``load`` builds each worker's app."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        host: str,
-        port: int,
-        workers: int,
-        threads: int,
-        access_log: bool = False,
-    ) -> None:
-        self._settings = settings
-        self._options: dict[str, Any] = {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "timeout": 120,
-            "graceful_timeout": 20,
-            "keepalive": 30,
-            "backlog": 2048,
-            "accesslog": "-" if access_log else None,
-            "loglevel": settings.connector_log_level.lower(),
-        }
+    def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._load = load
+        self._options = options
+        super().__init__()
+
+    @classmethod
+    def for_connector(
+        cls, settings: Settings, *, host: str, port: int, workers: int, threads: int
+    ) -> GunicornServer:
         # Metrics from every worker, not just the one that answers /metrics.
         os.environ.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="connector-prom-")
         )
-        super().__init__()
+
+        def load() -> Any:
+            from connector.app import create_app
+
+            return create_app(settings, run_delivery=settings.connector_serve_delivery)
+
+        options = gunicorn_options(
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            log_level=settings.connector_log_level.lower(),
+        )
+        return cls(load, options)
 
     def load_config(self) -> None:
         for key, value in self._options.items():
-            if value is not None:
-                self.cfg.set(key, value)
+            self.cfg.set(key, value)
 
-    def load(self) -> Flask:
-        from connector.app import create_app
-
-        return create_app(self._settings, run_delivery=True)
+    def load(self) -> Any:
+        return self._load()

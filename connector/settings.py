@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         DEFAULT_RETRY_SCHEDULE, validation_alias="CONNECTOR_RETRY_SCHEDULE"
     )
     connector_log_level: str = Field("INFO", validation_alias="CONNECTOR_LOG_LEVEL")
+    # false: ``serve`` only accepts; dedicated ``retell-connector worker`` processes deliver.
+    connector_serve_delivery: bool = Field(True, validation_alias="CONNECTOR_SERVE_DELIVERY")
     # Not in the environment contract: knobs for tests and the demo.
     retell_timeout_seconds: float = Field(30.0, validation_alias="RETELL_TIMEOUT_SECONDS")
     delivery_timeout_seconds: float = Field(

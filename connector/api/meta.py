@@ -1,15 +1,18 @@
-"""Service endpoints: health, readiness, metrics, the manifest and schemas, and ``/v1/me``."""
+"""Service endpoints: health, readiness, metrics, the manifest, schemas and OpenAPI document,
+and ``/v1/me``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 from sqlalchemy import text
 
 from connector import manifest, metrics
 from connector.api.auth import protect
+from connector.api.urls import public_base_url
 from connector.app import services
+from connector.platforms import openapi
 from connector.problems import NotFound, Problem
 
 __all__ = ["bp", "me_bp"]
@@ -22,11 +25,6 @@ class NotReady(Problem):
     """A dependency the connector needs is not available."""
 
     status, slug, title = 503, "not-ready", "Not ready"
-
-
-def _public_base_url() -> str:
-    configured = services().settings.connector_public_url
-    return configured or request.host_url.rstrip("/")
 
 
 @bp.get("/healthz")
@@ -55,7 +53,7 @@ def metrics_text() -> Response:
 
 @bp.get("/manifest.json")
 def manifest_json() -> dict[str, Any]:
-    return manifest.render_manifest(_public_base_url())
+    return manifest.render_manifest(public_base_url())
 
 
 @bp.get("/schemas/<name>.json")
@@ -64,6 +62,12 @@ def schema_json(name: str) -> dict[str, Any]:
         return manifest.load_schema(name)
     except (KeyError, ValueError, FileNotFoundError):
         raise NotFound(f"No schema named {name!r}.") from None
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """OpenAPI 3.1 of this API, its server URL the one the caller reached (like the manifest)."""
+    return Response(openapi.served_document(public_base_url()), mimetype="application/json")
 
 
 @me_bp.get("/me")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from connector.api.auth import protect
 from connector.api.body import json_body
 from connector.api.params import limit_arg
+from connector.api.urls import public_base_url
 from connector.app import services
 from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS
@@ -26,7 +27,7 @@ SAMPLE_SIZE = 3
 
 
 @bp.post("/subscriptions")
-def subscribe() -> tuple[dict[str, Any], int]:
+def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
     raw = json_body()
     if isinstance(raw, dict):  # platforms send blank optional inputs as null or ""
         raw = {k: v for k, v in raw.items() if not (k != "target_url" and v in (None, ""))}
@@ -40,7 +41,10 @@ def subscribe() -> tuple[dict[str, Any], int]:
         ) from None
     events = body.get("events") or list(DEFAULT_EVENTS)
     created = services().subscriptions.create(g.token_scope, target, events, body.get("agent_id"))
-    return created.public(with_secret=True), 201
+    # Location names the subscription for platforms that unsubscribe by DELETE-ing it
+    # (Power Automate's webhook triggers do).
+    location = public_base_url() + url_for(".unsubscribe", subscription_id=created.id)
+    return created.public(with_secret=True), 201, {"Location": location}
 
 
 @bp.get("/subscriptions")

@@ -1,25 +1,34 @@
-"""The delivery loop: claim due deliveries, send them concurrently, record each outcome.
+"""The delivery loop: claim due deliveries, send them concurrently, record outcomes in batches.
 
 It runs as a thread inside ``serve`` (one per gunicorn worker) and as the standalone
 ``retell-connector worker``; any number may share one database. Ingest calls ``wake`` after
 its commit so a new event goes out at once instead of at the next poll.
+
+The database, not the network, limits a delivery loop, so its work is batched: claims take
+up to a batch of due deliveries (keeping at most two per sender claimed, so a lease always
+outlives the wait), and a recorder thread commits every outcome that has arrived since its
+last commit in one transaction (group commit). Nothing is acknowledged by batching: an
+outcome not yet recorded when the process dies is simply delivered again after its lease.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from connector.delivery.sender import Sender
-from connector.store.outbox import DeliveryQueue, Job
+from connector.store.outbox import DeliveryQueue, Job, Outcome
 
 __all__ = ["DeliveryWorker"]
 
 log = logging.getLogger(__name__)
+
+_RECORD_BATCH = 256
 
 
 class DeliveryWorker:
@@ -27,26 +36,27 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        queue: DeliveryQueue,
+        queue_: DeliveryQueue,
         sender: Sender,
         *,
-        concurrency: int = 16,
+        concurrency: int = 32,
         batch: int = 64,
         idle_seconds: float = 0.5,
     ) -> None:
-        self._queue = queue
+        self._queue = queue_
         self._sender = sender
         self._batch = batch
         self._idle = idle_seconds
-        self._concurrency = concurrency
-        self._in_flight = 0
+        self._capacity = 2 * concurrency
+        self._claimed = 0  # claimed and not yet recorded
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deliver")
+        self._outcomes: queue.SimpleQueue[tuple[Job, Outcome] | None] = queue.SimpleQueue()
+        self._recorder: threading.Thread | None = None  # started with the first claim
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.last_loop_ok = True
 
     @property
     def queue(self) -> DeliveryQueue:
@@ -56,21 +66,64 @@ class DeliveryWorker:
         self._wake.set()
 
     def run_once(self) -> int:
-        """Claim as many due deliveries as there are free senders and start them.
-
-        Claiming only what can start now keeps leases short and lets one slow subscriber
-        hold up a single sender, not a whole batch.
-        """
+        """Claim due deliveries up to the free capacity and hand them to the senders."""
         with self._lock:
-            free = self._concurrency - self._in_flight
-        if free <= 0:
+            free = self._capacity - self._claimed
+            idle = self._claimed == 0
+        # Wait for a batch's worth of room unless idle: fewer, larger claim transactions.
+        if free <= 0 or (not idle and free < self._capacity // 4):
             return 0
         jobs = self._queue.claim(self.name, min(self._batch, free))
+        if jobs and self._recorder is None:
+            self._recorder = threading.Thread(
+                target=self._record_loop, name="delivery-recorder", daemon=True
+            )
+            self._recorder.start()
         with self._lock:
-            self._in_flight += len(jobs)
+            self._claimed += len(jobs)
         for job in jobs:
             self._pool.submit(self._deliver, job)
         return len(jobs)
+
+    def _deliver(self, job: Job) -> None:
+        try:
+            outcome = self._sender.send(job)
+        except Exception as exc:  # never lose track of a claim
+            log.exception("delivery %s: sender failed", job.delivery_id)
+            outcome = Outcome(None, 0.0, error=f"internal error: {type(exc).__name__}")
+        self._outcomes.put((job, outcome))
+
+    def _record_loop(self) -> None:
+        while True:
+            first = self._outcomes.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _RECORD_BATCH:
+                try:
+                    item = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._outcomes.put(None)  # finish this batch, then stop
+                    break
+                batch.append(item)
+            self._record(batch)
+
+    def _record(self, batch: list[tuple[Job, Outcome]]) -> None:
+        try:
+            states = self._queue.record_many(self.name, batch)
+            for (job, outcome), state in zip(batch, states, strict=True):
+                result = outcome.status_code or outcome.error
+                log.info(
+                    "delivery %s attempt %d -> %s (%s)", job.delivery_id, job.attempt, result, state
+                )
+        except Exception:
+            log.exception("recording %d deliveries failed; their leases will expire", len(batch))
+        finally:
+            with self._lock:
+                self._claimed -= len(batch)
+            self._wake.set()
 
     def drain(self, timeout: float = 30.0) -> None:
         """Deliver until nothing is due and nothing is in flight (tests, benchmarks)."""
@@ -78,37 +131,20 @@ class DeliveryWorker:
         while time.monotonic() < deadline:
             started = self.run_once()
             with self._lock:
-                idle = self._in_flight == 0
+                idle = self._claimed == 0
             if not started and idle:
                 return
             self._wake.wait(0.01)
             self._wake.clear()
         raise TimeoutError("deliveries still in flight")
 
-    def _deliver(self, job: Job) -> None:
-        try:
-            outcome = self._sender.send(job)
-            state = self._queue.record(job, self.name, outcome)
-            result = outcome.status_code or outcome.error
-            log.info(
-                "delivery %s attempt %d -> %s (%s)", job.delivery_id, job.attempt, result, state
-            )
-        except Exception:
-            log.exception("delivery %s failed to record; its lease will expire", job.delivery_id)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-            self._wake.set()
-
     def run(self) -> None:
         """Loop until ``stop``; store errors are logged and retried, never fatal."""
         while not self._stop.is_set():
             try:
                 busy = self.run_once() > 0
-                self.last_loop_ok = True
             except Exception:
                 log.exception("delivery loop failed; retrying")
-                self.last_loop_ok = False
                 busy = False
             if not busy:
                 self._wake.wait(self._idle)
@@ -133,8 +169,12 @@ class DeliveryWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, finish and record what is in flight, then close."""
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True)
+        if self._recorder is not None:
+            self._outcomes.put(None)
+            self._recorder.join(timeout)
         self._sender.close()

@@ -68,7 +68,7 @@ class IdempotencyStore:
             "status_code": None,
             "response": None,
             "created_at": now,
-            "sent_at": None,
+            "sent_at": now,  # a fresh claim is sent at once: stamp it in the same commit
             "lease_until": now + self._lease,
             "expires_at": now + self._ttl,
         }

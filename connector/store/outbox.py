@@ -13,9 +13,8 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
 from connector.store.subscriptions import cancel_queued
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
@@ -24,6 +23,22 @@ __all__ = ["DeliveryQueue", "Job", "Outcome"]
 
 DAY = 86_400.0
 MAX_RETRY_AFTER = DAY
+
+# Settles one attempted delivery; executed for many rows at once (executemany).
+_SETTLE = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        lease_until=None,
+        leased_by=None,
+        last_status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        delivered_at=bindparam("b_delivered"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -149,64 +164,84 @@ class DeliveryQueue:
             return jobs
 
     def record(self, job: Job, worker: str, outcome: Outcome) -> str:
-        """Store the attempt and move the delivery on; returns its new state ("lost" if the
-        lease had passed to another worker)."""
-        now = self._clock()
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(deliveries.c.attempts, deliveries.c.cycle_start)
-                .where(
-                    deliveries.c.id == job.delivery_id,
-                    deliveries.c.leased_by == worker,
-                    deliveries.c.state == "delivering",
-                )
-                .with_for_update()
-            ).first()
-            if row is None:
-                return "lost"
-            attempts = row.attempts + 1
-            conn.execute(
-                delivery_attempts.insert().values(
-                    delivery_id=job.delivery_id,
-                    attempt=attempts,
-                    at=now,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                    response_body=outcome.response_body,
-                )
-            )
-            state, values = self._next_state(conn, job, outcome, attempts - row.cycle_start, now)
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == job.delivery_id)
-                .values(
-                    state=state,
-                    attempts=attempts,
-                    lease_until=None,
-                    leased_by=None,
-                    last_status=outcome.status_code,
-                    last_error=outcome.error,
-                    **values,
-                )
-            )
-            return state
+        """Store one attempt; see ``record_many``."""
+        return self.record_many(worker, [(job, outcome)])[0]
 
-    def _next_state(
+    def record_many(self, worker: str, results: Sequence[tuple[Job, Outcome]]) -> list[str]:
+        """Store attempts and move each delivery on, in ONE transaction (a worker batches its
+        outcomes: one commit for many deliveries). Returns each delivery's new state, or
+        "lost" where the lease had passed to another worker (that result is dropped)."""
+        now = self._clock()
+        c = deliveries.c
+        ids = [job.delivery_id for job, _outcome in results]
+        with self._engine.begin() as conn:
+            held = {
+                row.id: row
+                for row in conn.execute(
+                    select(c.id, c.attempts, c.cycle_start)
+                    .where(c.id.in_(ids), c.leased_by == worker, c.state == "delivering")
+                    .with_for_update()
+                )
+            }
+            attempts_rows, updates, states, healthy = [], [], [], set()
+            for job, outcome in results:
+                row = held.pop(job.delivery_id, None)
+                if row is None:
+                    states.append("lost")
+                    continue
+                attempts = row.attempts + 1
+                attempts_rows.append(
+                    {
+                        "delivery_id": job.delivery_id,
+                        "attempt": attempts,
+                        "at": now,
+                        "status_code": outcome.status_code,
+                        "error": outcome.error,
+                        "duration_ms": outcome.duration_ms,
+                        "response_body": outcome.response_body,
+                    }
+                )
+                if outcome.ok:
+                    healthy.add(job.subscription_id)
+                    state, next_at = "succeeded", None
+                else:
+                    cycle_attempts = attempts - row.cycle_start
+                    state, next_at = self._after_failure(conn, job, outcome, cycle_attempts, now)
+                states.append(state)
+                updates.append(
+                    {
+                        "b_id": job.delivery_id,
+                        "b_state": state,
+                        "b_attempts": attempts,
+                        "b_status": outcome.status_code,
+                        "b_error": outcome.error,
+                        "b_next": next_at,
+                        "b_delivered": now if outcome.ok else None,
+                    }
+                )
+            if attempts_rows:
+                conn.execute(delivery_attempts.insert(), attempts_rows)
+                conn.execute(_SETTLE, updates)
+            if healthy:  # a success ends a subscription's failing streak
+                conn.execute(
+                    update(subscriptions)
+                    .where(
+                        subscriptions.c.id.in_(sorted(healthy)),
+                        subscriptions.c.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
+        return states
+
+    def _after_failure(
         self, conn: Connection, job: Job, outcome: Outcome, cycle_attempts: int, now: float
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, float | None]:
+        """The state and next attempt time after a failed attempt."""
         subs = subscriptions.c
-        if outcome.ok:
-            conn.execute(
-                update(subscriptions)
-                .where(subs.id == job.subscription_id)
-                .values(failing_since=None)
-            )
-            return "succeeded", {"delivered_at": now, "next_attempt_at": None}
         if outcome.gone:  # the platform says the hook is gone for good: unsubscribe now
             conn.execute(subscriptions.delete().where(subs.id == job.subscription_id))
             cancel_queued(conn, job.subscription_id)
-            return "cancelled", {"next_attempt_at": None}
+            return "cancelled", None
         conn.execute(
             update(subscriptions)
             .where(subs.id == job.subscription_id, subs.failing_since.is_(None))
@@ -217,13 +252,13 @@ class DeliveryQueue:
         ).scalar()
         if since is not None and now - since >= self._disable_after:
             self._disable(conn, job.subscription_id, now - since)
-            return "dead", {"next_attempt_at": None}
+            return "dead", None
         if cycle_attempts >= self.max_attempts:
-            return "dead", {"next_attempt_at": None}
+            return "dead", None
         delay = self._schedule[cycle_attempts - 1] * self._jitter()
         if outcome.retry_after is not None:
             delay = max(delay, min(outcome.retry_after, MAX_RETRY_AFTER))
-        return "pending", {"next_attempt_at": now + delay}
+        return "pending", now + delay
 
     def _disable(self, conn: Connection, subscription_id: str, failing_for: float) -> None:
         days = failing_for / DAY

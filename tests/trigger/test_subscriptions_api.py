@@ -315,3 +315,11 @@ def test_blank_optional_fields_mean_not_given(client: FlaskClient, blank: object
     assert response.status_code == 201, response.json
     assert response.json["agent_id"] is None
     assert response.json["events"] == ["call_ended", "call_analyzed"]
+
+
+def test_subscribe_answers_with_location_of_the_subscription(client: FlaskClient) -> None:
+    """The 201 names the subscription's URL, which a DELETE removes (Power Automate's way)."""
+    response = client.post(URL, json={"target_url": TARGET}, headers=AUTH)
+    location = response.headers["Location"]
+    assert location.endswith(f"/v1/triggers/call-events/subscriptions/{response.json['id']}")
+    assert client.delete(location.removeprefix("http://localhost"), headers=AUTH).status_code == 200

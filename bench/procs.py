@@ -1,0 +1,109 @@
+"""Child processes for the benchmarks: start, wait until they answer, measure, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+__all__ = ["Process", "free_port", "tree_rss_mib"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    total_kib, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        total_kib += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+        )
+        todo.extend(_children(current))
+    return total_kib / 1024
+
+
+class Process:
+    """A server as a child process in its own process group."""
+
+    def __init__(
+        self, args: list[str], *, env: dict[str, str] | None = None, ready: str | None = None
+    ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, *[a.replace("{port}", str(self.port)) for a in args]]
+        self.popen = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._wait_ready(ready)
+
+    def _wait_ready(self, path: str | None) -> None:
+        if path == "":  # not a server: running is enough
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"server exited with {self.popen.returncode}")
+            try:
+                if path is None:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    return
+                if httpx.get(self.url + path, timeout=1).status_code < 500:
+                    return
+            except (OSError, httpx.HTTPError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    @property
+    def rss_mib(self) -> float:
+        return tree_rss_mib(self.popen.pid)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

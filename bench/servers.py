@@ -1,0 +1,60 @@
+"""The servers under test, each started exactly as a user would (``retell-connector serve``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from bench.procs import Process
+from bench.workload import RETELL_KEY, TOKEN
+from connector.store.engine import create_store_engine
+from connector.store.tables import metadata
+
+__all__ = ["connector", "fresh_database", "subscribe", "worker"]
+
+
+def fresh_database(postgres_url: str | None) -> str:
+    """A database URL with empty connector tables: a new SQLite file, or PostgreSQL reset."""
+    if postgres_url is None:
+        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-db-')) / 'connector.db'}"
+    engine = create_store_engine(postgres_url, create_tables=False)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    engine.dispose()
+    return postgres_url
+
+
+def _env(database_url: str, retell_base_url: str) -> dict[str, str]:
+    return {
+        "RETELL_API_KEY": RETELL_KEY,
+        "RETELL_BASE_URL": retell_base_url,
+        "CONNECTOR_API_TOKENS": TOKEN,
+        "CONNECTOR_DATABASE_URL": database_url,
+        "CONNECTOR_ALLOW_PRIVATE_TARGETS": "true",
+        "CONNECTOR_LOG_LEVEL": "WARNING",
+    }
+
+
+def connector(
+    database_url: str, *, retell_base_url: str = "http://127.0.0.1:9", deliver: bool = True
+) -> Process:
+    """``retell-connector serve`` (``deliver=False``: accept only, as with dedicated workers)."""
+    env = {**_env(database_url, retell_base_url), "CONNECTOR_SERVE_DELIVERY": str(deliver).lower()}
+    return Process(["-m", "connector.cli", "serve", "--port", "{port}"], env=env, ready="/readyz")
+
+
+def worker(database_url: str) -> Process:
+    """``retell-connector worker``: a dedicated delivery process."""
+    env = _env(database_url, "http://127.0.0.1:9")
+    return Process(["-m", "connector.cli", "worker"], env=env, ready="")
+
+
+def subscribe(server: Process, target_url: str) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/triggers/call-events/subscriptions",
+        json={"target_url": target_url, "events": ["call_ended", "call_analyzed"]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    response.raise_for_status()

@@ -1,0 +1,47 @@
+"""Requests for the benchmarks: every one a distinct, realistically sized event or call."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from connector.retell.signature import sign
+from connector.samples import sample_call
+
+__all__ = ["RETELL_KEY", "TOKEN", "create_call_requests", "signed_events"]
+
+RETELL_KEY = "sandbox-key"
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def signed_events(
+    count: int, *, tag: str, event: str = "call_ended"
+) -> list[tuple[dict[str, str], str]]:
+    """``count`` distinct Retell webhooks (a full call with transcript, ~8 KB), signed now."""
+    template = sample_call(event)
+    run = uuid.uuid4().hex[:8]
+    requests = []
+    for n in range(count):
+        call: dict[str, Any] = {**template, "call_id": f"bench_{tag}_{run}_{n}"}
+        body = json.dumps({"event": event, "call": call}, separators=(",", ":"))
+        requests.append(({"x-retell-signature": sign(body, RETELL_KEY)}, body))
+    return requests
+
+
+def create_call_requests(count: int) -> list[tuple[dict[str, str], str]]:
+    """``count`` distinct Create Phone Call requests, each with its own idempotency key."""
+    run = uuid.uuid4().hex[:8]
+    requests = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "from_number": "+14157774444",
+                "to_number": "+14155550123",
+                "retell_llm_dynamic_variables": {"customer_name": f"Lead {n}"},
+                "metadata": {"crm_lead_id": f"lead-{n}"},
+            }
+        )
+        headers = {"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": f"bench-{run}-{n}"}
+        requests.append((headers, body))
+    return requests

@@ -1,0 +1,146 @@
+"""Load from ``wrk`` (Debian's package, installed here on first use if missing), with a Lua
+script that sends pre-built requests in turn, so every request is a distinct event or call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["WrkResult", "ensure_wrk", "run_wrk"]
+
+LUA = r"""
+local requests, counter, thread_id, threads = {}, 0, 0, 1
+local all_threads = {}
+local function now_ns() local f = io.popen("date +%s%N"); local v = f:read("*n"); f:close(); return v end
+local function load(path)
+  for line in io.lines(path) do
+    local sep = line:find("\t", 1, true)
+    requests[#requests + 1] = {headers = line:sub(1, sep - 1), body = line:sub(sep + 1)}
+  end
+end
+function setup(thread)
+  all_threads[#all_threads + 1] = thread
+  thread:set("id", setup_count or 0)
+  setup_count = (setup_count or 0) + 1
+end
+local stop_after_all = false
+function init(args)
+  load(args[1]); threads = tonumber(args[2]); stop_after_all = args[3] == "once"
+  started_ns = now_ns()
+end
+local answered = 0
+function response(status, headers, body)
+  answered = answered + 1
+  if stop_after_all and answered * threads >= #requests then
+    finished_ns = now_ns()
+    wrk.thread:stop()
+  end
+end
+function request()
+  local index = (counter * threads + id) % #requests + 1
+  counter = counter + 1
+  local item = requests[index]
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in item.headers:gmatch("([^=;]+)=([^;]*)") do headers[name] = value end
+  return wrk.format("POST", wrk.path, headers, item.body)
+end
+function done(summary, latency, requests_)
+  local first, last = nil, nil
+  for _, t in ipairs(all_threads) do
+    local s, f = t:get("started_ns"), t:get("finished_ns")
+    if s and (first == nil or s < first) then first = s end
+    if f and (last == nil or f > last) then last = f end
+  end
+  local duration = summary.duration
+  if first and last and #all_threads > 0 then duration = (last - first) / 1000 end
+  io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "non2xx": %d, "errors": %d, "p50": %d, "p90": %d, "p99": %d}\n',
+    summary.requests, duration, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    non2xx: int
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def ensure_wrk() -> str:
+    """The wrk binary, installing Debian's package once if it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed and could not be installed")
+    return found
+
+
+def run_wrk(
+    url: str,
+    lines: list[tuple[dict[str, str], str]],
+    *,
+    connections: int,
+    seconds: float,
+    once: bool = False,
+) -> WrkResult:
+    """POST ``lines`` (headers, body) to ``url`` from ``connections`` connections for
+    ``seconds`` (``once``: stop each thread when its share of the lines is sent)."""
+    threads = 2
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
+        data, script = Path(tmp) / "requests.tsv", Path(tmp) / "script.lua"
+        data.write_text(
+            "".join(
+                ";".join(f"{k}={v}" for k, v in headers.items()) + "\t" + body + "\n"
+                for headers, body in lines
+            )
+        )
+        script.write_text(LUA)
+        command = [
+            ensure_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(data),
+            str(threads),
+            "once" if once else "loop",
+        ]
+        out = subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
+    match = re.search(r"RESULT (\{.*\})", out)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result: {out[-500:]}")
+    raw = json.loads(match[1])
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=raw["duration_us"] / 1e6,
+        non2xx=raw["non2xx"],
+        errors=raw["errors"],
+        p50_ms=raw["p50"] / 1000,
+        p90_ms=raw["p90"] / 1000,
+        p99_ms=raw["p99"] / 1000,
+    )

@@ -1,0 +1,386 @@
+"""Make custom app, in the local-development layout of the Make Apps SDK (VS Code extension):
+``makecomapp.json`` plus one IML-JSON file per code (platforms.md §3).
+
+Built from the manifest and schemas only:
+
+* **connection** ``apiToken``: the connector's URL and bearer token; its test calls the
+  manifest's auth test and names the connection after the answer's label;
+* **base**: URL and ``Authorization: Bearer`` for every request, problem+json errors turned into
+  Make error types (``ERROR_TYPES``), the token scrubbed from logs;
+* **modules**: each manifest action (``create`` → action, ``search`` → search) with its input
+  schema as mappable parameters and its output schema as the interface; each REST-hook trigger
+  as an instant trigger on a dedicated, attached webhook;
+* **webhook**: ``attach`` subscribes ``{{webhook.url}}`` and keeps the subscription id,
+  ``detach`` deletes it; the webhook's own form carries the trigger's filters;
+* **RPCs**: one per manifest dropdown source, feeding ``select`` fields as ``rpc://<id>``.
+
+Files are plain JSON (no comments) so any tool can read them; ``origins`` holds a placeholder
+app id to replace with the one Make gives the new custom app.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from connector.platforms.fields import Field, input_fields
+from connector.platforms.make_helpers import body_expression, input_parameter, interface
+from connector.platforms.schema_helpers import camel, kebab, pascal, sample
+from connector.platforms.source import ConnectorSource
+
+__all__ = ["ERROR_TYPES", "MAKECOMAPP", "TARGET_FIELD", "app_files", "export"]
+
+MAKECOMAPP = "makecomapp.json"
+TARGET_FIELD = "target_url"  # the REST-hook field the platform fills with its webhook URL
+CONNECTION_PARAMS = ("baseUrl", "apiToken")
+# How Make should treat each problem status: data errors stop the bundle, token errors ask
+# the user to reconnect, and only answers that are safe to repeat (409: the same request is
+# still running; 429; 503) are retryable types. A 502/504 after a create is "outcome unknown"
+# and stays a plain RuntimeError so Make never re-dials on its own.
+ERROR_TYPES = {
+    "400": "DataError",
+    "401": "InvalidAccessTokenError",
+    "402": "InvalidConfigurationError",
+    "409": "ConnectionError",
+    "413": "DataError",
+    "422": "DataError",
+    "429": "RateLimitError",
+    "503": "ConnectionError",
+}
+_ERROR_MESSAGE = (
+    "[{{statusCode}}] {{body.title}}: {{body.detail}}"
+    "{{if(length(body.errors), ' (' + join(map(body.errors, 'path'), ', ') + ')', '')}}"
+)
+_ORIGIN = {
+    "label": "Make (replace appId with your custom app's ID)",
+    "baseUrl": "https://eu1.make.com/api",
+    "appId": "retell-connector",
+    "appVersion": 1,
+    "apikeyFile": ".secrets/apikey",
+}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+Files = dict[str, Any]  # relative path → JSON document (str for the README)
+
+
+def export(source: ConnectorSource, out: Path) -> list[Path]:
+    """Write the app under ``out`` and return the written files."""
+    written = []
+    for relative, content in app_files(source).items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = content if isinstance(content, str) else json.dumps(content, indent=4) + "\n"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def app_files(source: ConnectorSource) -> Files:
+    """Every file of the app, ``makecomapp.json`` first."""
+    manifest = source.manifest
+    files: Files = {}
+    connection_id = camel(manifest["auth"]["label"])
+    rpcs = {o["path"]: "list" + pascal(o["key"]) for o in manifest.get("options", [])}
+    components: dict[str, dict[str, Any]] = {
+        "connection": {connection_id: _connection(source, connection_id, files)},
+        "webhook": {},
+        "module": {},
+        "rpc": {},
+        "function": {},
+        "endpoint": {},
+    }
+    groups: dict[str, list[str]] = {}
+    for action in manifest.get("actions", []):
+        module_id = camel(action["key"])
+        components["module"][module_id] = _action(source, action, connection_id, rpcs, files)
+        groups.setdefault(action["noun"] + "s", []).append(module_id)
+    for trigger in manifest.get("triggers", []):
+        if "subscribe" not in trigger or "unsubscribe" not in trigger:
+            continue
+        webhook_id = camel(trigger["key"])
+        components["webhook"][webhook_id] = _webhook(source, trigger, connection_id, rpcs, files)
+        module_id = "watch" + pascal(trigger["key"])
+        components["module"][module_id] = _instant_trigger(source, trigger, webhook_id, files)
+        groups.setdefault(trigger["noun"] + "s", []).append(module_id)
+    for option in manifest.get("options", []):
+        rpc_id = rpcs[option["path"]]
+        components["rpc"][rpc_id] = _rpc(option, rpc_id, connection_id, files)
+    files["general/base.iml.json"] = _base(connection_id)
+    files["general/common.json"] = {}
+    files["general/groups.json"] = [{"label": k, "modules": v} for k, v in groups.items()]
+    files["README.md"] = _readme(source)
+    app = {
+        "fileVersion": 1,
+        "generalCodeFiles": {
+            "base": "general/base.iml.json",
+            "common": "general/common.json",
+            "readme": "README.md",
+            "groups": "general/groups.json",
+        },
+        "components": components,
+        "origins": [dict(_ORIGIN)],
+    }
+    return {MAKECOMAPP: app, **files}
+
+
+def _code_files(
+    files: Files, folder: str, name: str, codes: dict[str, Any]
+) -> dict[str, str | None]:
+    """Store each code under ``<folder>/<name>/<name>.<code>.iml.json``; None stays None."""
+    paths: dict[str, str | None] = {}
+    for code, content in codes.items():
+        if content is None:
+            paths[code] = None
+            continue
+        path = f"{folder}/{name}/{name}.{kebab(code)}.iml.json"
+        files[path] = content
+        paths[code] = path
+    return paths
+
+
+def _file(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _connection(source: ConnectorSource, connection_id: str, files: Files) -> dict[str, Any]:
+    auth = source.manifest["auth"]
+    base_url, token = CONNECTION_PARAMS
+    test = auth["test"]
+    params = [
+        {
+            "name": base_url,
+            "label": "Connector URL",
+            "type": "url",
+            "required": True,
+            "default": source.base_url,
+            "help": "The address of your Retell connector server, without a trailing slash.",
+        },
+        {
+            "name": token,
+            "label": auth["label"],
+            "type": "password",
+            "required": True,
+            "help": auth["description"],
+        },
+    ]
+    communication = {
+        "url": f"{{{{parameters.{base_url}}}}}{test['path']}",
+        "method": test["method"],
+        "headers": {"Authorization": f"Bearer {{{{parameters.{token}}}}}"},
+        "response": {
+            "type": "json",
+            "metadata": {"type": "text", "value": f"{{{{body.{auth['connection_label']}}}}}"},
+            "error": {"message": _ERROR_MESSAGE},
+        },
+        "log": {"sanitize": ["request.headers.authorization"]},
+    }
+    return {
+        "label": source.manifest["label"],
+        "connectionType": "basic",
+        "codeFiles": _code_files(
+            files,
+            "connections",
+            kebab(connection_id),
+            {"communication": communication, "params": params, "common": None},
+        ),
+    }
+
+
+def _base(connection_id: str) -> dict[str, Any]:
+    base_url, token = CONNECTION_PARAMS
+    return {
+        "baseUrl": f"{{{{connection.{base_url}}}}}",
+        "headers": {"Authorization": f"Bearer {{{{connection.{token}}}}}"},
+        "response": {
+            "type": "json",
+            "error": {
+                "message": _ERROR_MESSAGE,
+                **{
+                    status: {"message": _ERROR_MESSAGE, "type": kind}
+                    for status, kind in ERROR_TYPES.items()
+                },
+            },
+        },
+        "log": {"sanitize": ["request.headers.authorization"]},
+    }
+
+
+def _parameters(
+    source: ConnectorSource,
+    schema_ref: str,
+    rpcs: dict[str, str],
+    *,
+    skip: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+) -> tuple[list[Field], list[dict[str, Any]]]:
+    file = _file(schema_ref)
+    schema = source.schemas[file]
+    fields = [f for f in input_fields(schema) if f.key not in skip]
+    params = [
+        input_parameter(
+            f, (file, schema["properties"][f.key]), source=source, rpcs=rpcs, labels=labels
+        )
+        for f in fields
+    ]
+    return fields, params
+
+
+def _output(source: ConnectorSource, schema_ref: str) -> tuple[list[Any], dict[str, Any]]:
+    file = _file(schema_ref)
+    located = (file, source.schemas[file])
+    example = sample(source, located)
+    return interface(source, located), example if isinstance(example, dict) else {}
+
+
+def _action(
+    source: ConnectorSource,
+    action: dict[str, Any],
+    connection_id: str,
+    rpcs: dict[str, str],
+    files: Files,
+) -> dict[str, Any]:
+    fields, params = _parameters(source, action["input"], rpcs)
+    method = action["method"].upper()
+    communication: dict[str, Any] = {"url": action["path"], "method": method}
+    values = {f.key: body_expression(f) for f in fields}
+    if method in _BODY_METHODS:
+        communication["body"] = values
+    else:
+        communication["qs"] = values
+    communication["response"] = {"output": "{{body}}"}
+    outputs, example = _output(source, action["output"])
+    search = action.get("kind") == "search"
+    verb, _, rest = action["label"].partition(" ")
+    label = f"Get a {action['noun']}" if search else f"{verb} a {rest}" if rest else verb
+    return {
+        "label": label,
+        "description": action["description"],
+        "moduleType": "search" if search else "action",
+        "actionCrud": "read" if search else "create",
+        "connection": connection_id,
+        "altConnection": None,
+        "codeFiles": _code_files(
+            files,
+            "modules",
+            kebab(action["key"]),
+            {
+                "communication": communication,
+                "staticParams": [],
+                "mappableParams": params,
+                "interface": outputs,
+                "samples": example,
+                "scope": None,
+            },
+        ),
+    }
+
+
+def _webhook(
+    source: ConnectorSource,
+    trigger: dict[str, Any],
+    connection_id: str,
+    rpcs: dict[str, str],
+    files: Files,
+) -> dict[str, Any]:
+    subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
+    labels = {e["value"]: e["label"] for e in trigger.get("events", [])}
+    fields, params = _parameters(
+        source, subscribe["input"], rpcs, skip=(TARGET_FIELD,), labels=labels
+    )
+    attach = {
+        "url": subscribe["path"],
+        "method": subscribe["method"].upper(),
+        "body": {
+            TARGET_FIELD: "{{webhook.url}}",
+            **{f.key: body_expression(f) for f in fields},
+        },
+        "response": {"data": {"externalHookId": "{{body.id}}"}},
+    }
+    detach = {
+        "url": unsubscribe["path"].replace("{id}", "{{webhook.externalHookId}}"),
+        "method": unsubscribe["method"].upper(),
+    }
+    return {
+        "label": trigger["label"],
+        "webhookType": "web",
+        "connection": connection_id,
+        "altConnection": None,
+        "codeFiles": _code_files(
+            files,
+            "webhooks",
+            kebab(trigger["key"]),
+            {
+                "communication": {"output": "{{body}}"},
+                "params": params,
+                "attach": attach,
+                "detach": detach,
+                "update": None,
+                "requiredScope": None,
+            },
+        ),
+    }
+
+
+def _instant_trigger(
+    source: ConnectorSource, trigger: dict[str, Any], webhook_id: str, files: Files
+) -> dict[str, Any]:
+    outputs, example = _output(source, trigger["output"])
+    return {
+        "label": f"Watch {trigger['noun'].title()}s",
+        "description": trigger["description"],
+        "moduleType": "instant_trigger",
+        "webhook": webhook_id,
+        "connection": None,
+        "altConnection": None,
+        "codeFiles": _code_files(
+            files,
+            "modules",
+            kebab("watch_" + trigger["key"]),
+            {
+                "communication": None,
+                "staticParams": [],
+                "mappableParams": None,
+                "interface": outputs,
+                "samples": example,
+                "scope": None,
+            },
+        ),
+    }
+
+
+def _rpc(option: dict[str, Any], rpc_id: str, connection_id: str, files: Files) -> dict[str, Any]:
+    communication = {
+        "url": option["path"],
+        "method": option["method"].upper(),
+        "response": {
+            "iterate": "{{body}}",
+            "output": {"label": "{{item.label}}", "value": "{{item.value}}"},
+        },
+    }
+    return {
+        "label": option["label"],
+        "connection": connection_id,
+        "altConnection": None,
+        "codeFiles": _code_files(
+            files, "rpcs", kebab(rpc_id), {"communication": communication, "params": []}
+        ),
+    }
+
+
+def _readme(source: ConnectorSource) -> str:
+    manifest = source.manifest
+    lines = [
+        f"# {manifest['label']}",
+        "",
+        manifest["description"],
+        "",
+        f"Generated from the connector's manifest (version {manifest['version']}) by",
+        "`retell-connector export make`; regenerate rather than edit.",
+        "",
+        "Connect with the connector's URL and one of its API tokens. Every call event arrives",
+        "with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature);",
+        "the event's `id` is the same on every retry, so use it to skip duplicates.",
+        "",
+    ]
+    return "\n".join(lines)

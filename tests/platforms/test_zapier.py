@@ -1,0 +1,613 @@
+"""The Zapier export: accepted by Zapier's own validators (zapier-platform-schema and core's
+validateApp), generated from the manifest alone, and executed by zapier-platform-core against
+a live connector whose Retell is the sandbox."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.app import create_app
+from connector.loopback import LoopbackServer
+from connector.platforms import export, load_source
+from connector.platforms.source import ConnectorSource
+from connector.platforms.zapier import CORE_VERSION, app_definition
+from connector.sandbox import SandboxConfig, SandboxServer
+from tests.conftest import TOKEN, make_settings
+from tests.platforms.conftest import run_node
+from tests.subscriber import Subscriber
+
+App = dict[str, Any]
+
+# validateAppDefinition, then each operation on its own (only that enforces `sample` on
+# visible operations, platforms.md §1.3 a), then core's compileApp + validateApp (§1.3 b).
+VALIDATE = r"""
+const { validateAppDefinition } = require('zapier-platform-schema');
+const def = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
+const text = (errors) => errors.map((e) => `${e.property}: ${e.message}`);
+const out = { app: text(validateAppDefinition(def).errors) };
+const kinds = { triggers: 'TriggerSchema', creates: 'CreateSchema', searches: 'SearchSchema' };
+for (const [group, name] of Object.entries(kinds)) {
+  const schema = require(`zapier-platform-schema/lib/schemas/${name}`);
+  for (const [key, op] of Object.entries(def[group] || {})) {
+    out[`${group}.${key}`] = text(schema.validate(op).errors);
+  }
+}
+const core = require('zapier-platform-core/src/tools/schema');
+out.core = text(core.validateApp(core.compileApp(JSON.parse(JSON.stringify(def)))));
+console.log(JSON.stringify(out));
+"""
+
+# Runs steps through core's Lambda handler, as Zapier does (platforms.md §1.3 d).
+# calledFromCli keeps core's memory log line off stdout.
+RUN = r"""
+const { createAppHandler } = require('zapier-platform-core');
+const handler = createAppHandler(JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')));
+(async () => {
+  const out = [];
+  for (const { method, bundle } of JSON.parse(process.argv[2])) {
+    try {
+      const { results } = await handler({ command: 'execute', method, bundle, calledFromCli: true });
+      out.push({ results });
+    } catch (err) {
+      let error = err.message;
+      try { error = JSON.parse(err.message).message; } catch (e) { /* not an AppError */ }
+      out.push({ error: String(error), name: err.name });
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def source() -> ConnectorSource:
+    return load_source("https://connector.example.com")
+
+
+@pytest.fixture(scope="module")
+def app(source: ConnectorSource) -> App:
+    return app_definition(source)
+
+
+def _validate(node_modules: Path, app: App, tmp: Path) -> dict[str, list[str]]:
+    path = tmp / "app.json"
+    path.write_text(json.dumps(app), encoding="utf-8")
+    found: dict[str, list[str]] = run_node(node_modules, VALIDATE, str(path))
+    return found
+
+
+@pytest.fixture(scope="module")
+def verdicts(
+    node_modules: Path, app: App, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[str]]:
+    return _validate(node_modules, app, tmp_path_factory.mktemp("zapier-valid"))
+
+
+def _checks() -> list[str]:
+    app = app_definition(load_source())
+    operations = [
+        f"{group}.{key}" for group in ("triggers", "creates", "searches") for key in app[group]
+    ]
+    return ["app", "core", *operations]
+
+
+# --- the folder -------------------------------------------------------------------------
+
+
+def test_export_writes_a_cli_app_folder(tmp_path: Path, source: ConnectorSource) -> None:
+    """export writes package.json, index.js and app.json, and nothing else."""
+    written = export("zapier", tmp_path, source=source)
+    assert sorted(p.name for p in written) == ["app.json", "index.js", "package.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.json", "index.js", "package.json"]
+
+
+def test_package_json_pins_core_exactly(tmp_path: Path, source: ConnectorSource) -> None:
+    """The CLI refuses a range: zapier-platform-core is pinned to one version, main is index.js."""
+    export("zapier", tmp_path, source=source)
+    package = json.loads((tmp_path / "package.json").read_text())
+    assert package["dependencies"] == {"zapier-platform-core": "19.1.0"}
+    assert package["main"] == "index.js"
+
+
+def test_index_js_exports_the_app_definition(tmp_path: Path, source: ConnectorSource) -> None:
+    """index.js hands Zapier app.json, which is exactly app_definition(source)."""
+    export("zapier", tmp_path, source=source)
+    assert "require('./app.json')" in (tmp_path / "index.js").read_text()
+    assert json.loads((tmp_path / "app.json").read_text()) == app_definition(source)
+
+
+def test_platform_version_is_the_pinned_core(app: App) -> None:
+    """platformVersion matches the core the package pins."""
+    assert app["platformVersion"] == CORE_VERSION
+
+
+# --- Zapier's validators ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", _checks())
+def test_zapier_validators_accept_the_export(verdicts: dict[str, list[str]], check: str) -> None:
+    """Each of Zapier's validators finds no error in the export."""
+    assert verdicts[check] == []
+
+
+def _drop_sample(app: App) -> None:
+    del app["triggers"]["call_ended"]["operation"]["sample"]
+
+
+def _bad_type(app: App) -> None:
+    app["creates"]["create_phone_call"]["operation"]["inputFields"][1]["type"] = "phone"
+
+
+def _key_mismatch(app: App) -> None:
+    app["triggers"]["call_ended"]["key"] = "callEnded"
+
+
+def _dynamic_and_choices(app: App) -> None:
+    field = app["creates"]["create_phone_call"]["operation"]["inputFields"][0]
+    field["choices"] = ["+14157774444"]
+
+
+def _no_return(app: App) -> None:
+    app["searches"]["find_call"]["operation"]["perform"] = {"source": "[bundle.inputData];"}
+
+
+def _unlabelled(app: App) -> None:
+    del app["creates"]["create_phone_call"]["display"]["label"]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "check", "message"),
+    [
+        (_drop_sample, "triggers.call_ended", 'requires "sample", because it\'s not hidden'),
+        (_bad_type, "app", "is not one of enum values"),
+        (_key_mismatch, "app", "must have a matching top-level key"),
+        (_dynamic_and_choices, "app", "mutually exclusive"),
+        (_no_return, "app", 'additional property "source"'),
+        (_unlabelled, "app", "must have a label and description"),
+    ],
+    ids=["no-sample", "bad-field-type", "key-mismatch", "dynamic+choices", "no-return", "no-label"],
+)
+def test_validators_reject_a_broken_export(
+    node_modules: Path,
+    app: App,
+    tmp_path: Path,
+    break_it: Callable[[App], None],
+    check: str,
+    message: str,
+) -> None:
+    """A deliberately broken export fails the check that should catch it."""
+    broken = copy.deepcopy(app)
+    break_it(broken)
+    errors = _validate(node_modules, broken, tmp_path)[check]
+    assert any(message in error for error in errors), errors
+
+
+# --- generated from the manifest --------------------------------------------------------
+
+
+def _field(app: App, key: str) -> dict[str, Any]:
+    fields = app["creates"]["create_phone_call"]["operation"]["inputFields"]
+    return next(f for f in fields if f["key"] == key)
+
+
+def test_create_offers_every_input_field_in_schema_order(app: App, source: ConnectorSource) -> None:
+    """create_phone_call has one input field per property of its input schema, in order."""
+    schema = source.schemas["create-phone-call.input.json"]
+    fields = app["creates"]["create_phone_call"]["operation"]["inputFields"]
+    assert [f["key"] for f in fields] == list(schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (
+            "from_number",
+            {"type": "string", "required": True, "dynamic": "options_phone_numbers.id.name"},
+        ),
+        ("to_number", {"type": "string", "required": True, "placeholder": "+12137774445"}),
+        ("override_agent_id", {"required": False, "dynamic": "options_agents.id.name"}),
+        ("override_agent_version", {"type": "string", "group": "advanced"}),
+        ("retell_llm_dynamic_variables", {"dict": True, "label": "Dynamic variables"}),
+        ("metadata", {"dict": True}),
+        ("agent_override", {"type": "code", "group": "advanced"}),
+        ("honor_internal_dnc", {"type": "boolean", "label": "Respect do-not-call list"}),
+        ("idempotency_key", {"type": "string", "group": "advanced"}),
+    ],
+)
+def test_create_field_mapping(app: App, key: str, expected: dict[str, Any]) -> None:
+    """Each neutral field kind becomes the Zapier input field the mapping table names."""
+    field = _field(app, key)
+    assert {k: field.get(k) for k in expected} == expected
+
+
+def test_help_text_comes_from_the_schema(app: App, source: ConnectorSource) -> None:
+    """helpText is the schema's description of the field."""
+    description = source.schemas["create-phone-call.input.json"]["properties"]["to_number"]
+    assert _field(app, "to_number")["helpText"] == description["description"]
+
+
+def test_a_new_schema_property_becomes_a_field(source: ConnectorSource) -> None:
+    """Nothing is hand-written per action: a property added to the schema shows up."""
+    schemas = copy.deepcopy(source.schemas)
+    schemas["create-phone-call.input.json"]["properties"]["ring_seconds"] = {
+        "type": "integer",
+        "title": "Ring for",
+        "description": "Seconds to ring.",
+    }
+    app = app_definition(replace(source, schemas=schemas))
+    assert _field(app, "ring_seconds") == {
+        "key": "ring_seconds",
+        "label": "Ring for",
+        "required": False,
+        "helpText": "Seconds to ring.",
+        "type": "integer",
+    }
+    assert '"ring_seconds"' in app["creates"]["create_phone_call"]["operation"]["perform"]["source"]
+
+
+def test_auth_is_a_bearer_api_key_with_a_connector_url(app: App, source: ConnectorSource) -> None:
+    """Custom auth: a password api_key sent as Bearer, a base_url defaulting to the source's."""
+    auth = app["authentication"]
+    fields = {f["key"]: f for f in auth["fields"]}
+    assert fields["api_key"]["type"] == "password"
+    assert fields["base_url"]["default"] == source.base_url
+    assert (
+        app["requestTemplate"]["headers"]["Authorization"] == "Bearer {{bundle.authData.api_key}}"
+    )
+    assert auth["test"] == {"method": "GET", "url": "{{bundle.authData.base_url}}/v1/me"}
+    assert auth["connectionLabel"] == "{{bundle.inputData.label}}"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://connector.example.com", {"default": "https://connector.example.com"}),
+        (None, {"placeholder": "https://your-connector.example.com"}),
+    ],
+    ids=["known-url", "no-url-given"],
+)
+def test_connector_url_defaults_only_to_a_real_url(
+    base_url: str | None, expected: dict[str, str]
+) -> None:
+    """The exported URL is the field's default, unless it is the placeholder."""
+    source = load_source(base_url) if base_url else load_source()
+    fields = {f["key"]: f for f in app_definition(source)["authentication"]["fields"]}
+    assert {
+        k: fields["base_url"].get(k) for k in ("default", "placeholder") if k in fields["base_url"]
+    } == expected
+
+
+def test_hook_triggers_cover_each_default_event_and_any_event(app: App) -> None:
+    """Call Ended, Call Analyzed and New Call Event are REST hooks; dropdown triggers hide."""
+    hooks = {
+        k: t["display"]["label"]
+        for k, t in app["triggers"].items()
+        if t["operation"]["type"] == "hook"
+    }
+    hidden = {k for k, t in app["triggers"].items() if t["display"].get("hidden")}
+    assert hooks == {
+        "call_ended": "Call Ended",
+        "call_analyzed": "Call Analyzed",
+        "call_events": "New Call Event",
+    }
+    assert hidden == {"options_phone_numbers", "options_agents"}
+
+
+@pytest.mark.parametrize(
+    ("trigger", "event"),
+    [
+        ("call_ended", "call_ended"),
+        ("call_analyzed", "call_analyzed"),
+        ("call_events", "call_analyzed"),
+    ],
+)
+def test_trigger_sample_is_a_built_in_event(app: App, trigger: str, event: str) -> None:
+    """Each hook trigger's sample is the built-in sample of its (first) event."""
+    sample = app["triggers"][trigger]["operation"]["sample"]
+    assert sample["event"] == event
+    assert sample["id"].startswith("evt_")
+
+
+@pytest.mark.parametrize(
+    ("operation", "key", "label"),
+    [
+        ("triggers.call_analyzed", "flat__call_summary", "Summary"),
+        ("triggers.call_analyzed", "created_at", "Received at"),
+        ("creates.create_phone_call", "call_id", "Call ID"),
+        ("searches.find_call", "call_analysis__user_sentiment", "User sentiment"),
+    ],
+)
+def test_output_fields_are_labelled_from_schema_titles(
+    app: App, operation: str, key: str, label: str
+) -> None:
+    """Output fields carry the schema's titles, nested ones flattened with __."""
+    group, name = operation.split(".")
+    fields = {f["key"]: f for f in app[group][name]["operation"]["outputFields"]}
+    assert fields[key]["label"] == label
+
+
+def test_event_id_is_the_primary_output(app: App) -> None:
+    """The event id (stable across redeliveries) is the trigger's primary key."""
+    fields = app["triggers"]["call_events"]["operation"]["outputFields"]
+    assert [f["key"] for f in fields if f.get("primary")] == ["id"]
+
+
+# --- executed by zapier-platform-core against a live connector ---------------------------
+
+SALES_LINE = "+14157774444"
+ANSWERS = "+14155550123"  # the sandbox answers, talks and analyzes
+
+
+@dataclass
+class Live:
+    """A connector on loopback (sandbox as Retell) and the exported app to run against it."""
+
+    url: str
+    sandbox: SandboxServer
+    http: httpx.Client
+    app_json: Path
+    node_modules: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"api_key": TOKEN, "base_url": self.url + "/"}  # trailing slash on purpose
+
+    def run(self, *steps: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        payload = [{"method": m, "bundle": {"authData": self.auth, **b}} for m, b in steps]
+        found: list[dict[str, Any]] = run_node(
+            self.node_modules, RUN, str(self.app_json), json.dumps(payload)
+        )
+        return found
+
+    def result(self, method: str, **bundle: Any) -> Any:
+        (outcome,) = self.run((method, bundle))
+        assert "error" not in outcome, outcome
+        return outcome["results"]
+
+    def calls_created(self) -> int:
+        return int(httpx.get(f"{self.sandbox.url}/_sandbox/stats").json()["calls_created"])
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.http.get(
+            "/v1/triggers/call-events/subscriptions"
+        ).json()["items"]
+        return items
+
+
+@pytest.fixture
+def live(node_modules: Path, tmp_path: Path) -> Iterator[Live]:
+    server = LoopbackServer()
+    config = SandboxConfig.fast(
+        api_key="sandbox-key", webhook_url=f"{server.url}/v1/webhooks/retell"
+    )
+    export("zapier", tmp_path / "zapier", source=load_source(server.url))
+    with SandboxServer(config) as sandbox:
+        settings = make_settings(
+            tmp_path,
+            retell_api_key="sandbox-key",
+            retell_base_url=sandbox.url,
+            connector_allow_private_targets=True,
+        )
+        connector = create_app(settings, run_delivery=True, configure_logs=False)
+        server.app = connector
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with server, httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
+            yield Live(server.url, sandbox, http, tmp_path / "zapier" / "app.json", node_modules)
+        connector.extensions["connector"].worker.stop()
+
+
+def _call_input(**overrides: Any) -> dict[str, Any]:
+    return {
+        "from_number": SALES_LINE,
+        "to_number": ANSWERS,
+        "retell_llm_dynamic_variables": {"customer_name": "Ada"},
+        "metadata": {"lead_id": "L-1042"},
+        "honor_internal_dnc": "false",
+        **overrides,
+    }
+
+
+@pytest.mark.slow
+def test_auth_test_returns_the_connection_label(live: Live) -> None:
+    """The auth test answers with /v1/me, whose label names the connection."""
+    me = live.result("authentication.test")
+    assert me["label"] == live.http.get("/v1/me").json()["label"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("trigger", "path"),
+    [
+        ("options_phone_numbers", "/v1/options/phone-numbers"),
+        ("options_agents", "/v1/options/agents"),
+    ],
+)
+def test_dropdown_triggers_return_options(live: Live, trigger: str, path: str) -> None:
+    """The hidden dropdown triggers turn [{value, label}] into Zapier's [{id, name}]."""
+    options = live.http.get(path).json()
+    found = live.result(
+        f"triggers.{trigger}.operation.perform", meta={"isFillingDynamicDropdown": True}
+    )
+    assert found == [{"id": o["value"], "name": o["label"]} for o in options]
+    assert found
+
+
+@pytest.mark.slow
+def test_a_replayed_create_does_not_dial_twice(live: Live) -> None:
+    """Zapier replaying the step (same input, whatever bundle.meta says) returns the same call."""
+    first, replay = live.run(
+        (
+            "creates.create_phone_call.operation.perform",
+            {"inputData": _call_input(), "meta": {"zap": {"id": 17}}},
+        ),
+        ("creates.create_phone_call.operation.perform", {"inputData": _call_input(), "meta": {}}),
+    )
+    assert first["results"]["call_id"] == replay["results"]["call_id"]
+    assert live.calls_created() == 1
+
+
+@pytest.mark.slow
+def test_a_different_input_places_a_new_call(live: Live) -> None:
+    """The derived key follows the input: another person is another call."""
+    first, other = live.run(
+        ("creates.create_phone_call.operation.perform", {"inputData": _call_input()}),
+        (
+            "creates.create_phone_call.operation.perform",
+            {"inputData": _call_input(to_number="+14155550124")},
+        ),
+    )
+    assert first["results"]["call_id"] != other["results"]["call_id"]
+    assert live.calls_created() == 2
+
+
+@pytest.mark.slow
+def test_a_mapped_idempotency_key_is_sent_as_is(live: Live) -> None:
+    """A user's Idempotency key reaches the connector unchanged, as the header."""
+    created = live.result(
+        "creates.create_phone_call.operation.perform",
+        inputData=_call_input(idempotency_key="crm-L-1042"),
+    )
+    body = {k: v for k, v in _call_input().items() if k != "honor_internal_dnc"} | {
+        "honor_internal_dnc": False
+    }
+    again = live.http.post(
+        "/v1/actions/create-phone-call", json=body, headers={"Idempotency-Key": "crm-L-1042"}
+    )
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["call_id"] == created["call_id"]
+
+
+@pytest.mark.slow
+def test_json_field_is_parsed_before_sending(live: Live) -> None:
+    """A code field's JSON text reaches the connector as an object."""
+    override = {"agent": {"voice_id": "11labs-Adrian"}}
+    created = live.result(
+        "creates.create_phone_call.operation.perform",
+        inputData=_call_input(agent_override=json.dumps(override)),
+    )
+    assert created["call_id"]
+    assert live.calls_created() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "bundle", "message"),
+    [
+        (
+            "authentication.test",
+            {"authData": {"api_key": "wrong-token"}},
+            "not one of the connector's API tokens",
+        ),
+        (
+            "creates.create_phone_call.operation.perform",
+            {"inputData": _call_input(to_number="nope")},
+            "to_number must be a phone number",
+        ),
+        (
+            "creates.create_phone_call.operation.perform",
+            {"inputData": _call_input(agent_override="{nope")},
+            "Agent settings override: not valid JSON",
+        ),
+    ],
+    ids=["bad-token", "field-error", "bad-json"],
+)
+def test_errors_read_as_the_connectors_problem(
+    live: Live, method: str, bundle: dict[str, Any], message: str
+) -> None:
+    """A problem+json answer becomes a Zapier error with its detail and field errors; no call."""
+    if "authData" in bundle:
+        bundle = {**bundle, "authData": {**live.auth, **bundle["authData"]}}
+    (outcome,) = live.run((method, bundle))
+    assert message in outcome.get("error", ""), outcome
+    assert live.calls_created() == 0
+
+
+@pytest.mark.slow
+def test_find_call_returns_the_call(live: Live) -> None:
+    """The search returns the call, full, as a one-item list."""
+    call_id = live.http.post(
+        "/v1/actions/create-phone-call",
+        json=_call_input(honor_internal_dnc=False),
+        headers={"Idempotency-Key": "find-1"},
+    ).json()["call_id"]
+    found = live.result("searches.find_call.operation.perform", inputData={"call_id": call_id})
+    assert [c["call_id"] for c in found] == [call_id]
+
+
+@pytest.mark.slow
+def test_find_call_of_an_unknown_call_is_empty(live: Live) -> None:
+    """A 404 from the connector is "nothing found", not an error."""
+    assert (
+        live.result("searches.find_call.operation.perform", inputData={"call_id": "nosuchcall"})
+        == []
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("trigger", "input_data", "events"),
+    [
+        ("call_ended", {}, ["call_ended"]),
+        ("call_analyzed", {}, ["call_analyzed"]),
+        ("call_events", {"events": ["call_started", "call_ended"]}, ["call_started", "call_ended"]),
+    ],
+)
+def test_rest_hook_lifecycle(
+    live: Live, trigger: str, input_data: dict[str, Any], events: list[str]
+) -> None:
+    """A hook subscribes, receives the connector's delivery, lists events and unsubscribes."""
+    op = f"triggers.{trigger}.operation"
+    with Subscriber() as hook:
+        subscribed = live.result(f"{op}.performSubscribe", targetUrl=hook.url, inputData=input_data)
+        assert "secret" not in subscribed
+        assert [(s["id"], s["target_url"], s["events"]) for s in live.subscriptions()] == [
+            (subscribed["id"], hook.url, events)
+        ]
+
+        live.http.post(
+            "/v1/actions/create-phone-call",
+            json=_call_input(honor_internal_dnc=False),
+            headers={"Idempotency-Key": f"hook-{trigger}"},
+        )
+        delivered = json.loads(hook.wait_for(len(events), timeout=15)[0].body)
+        performed, listed, unsubscribed = live.run(
+            (
+                f"{op}.perform",
+                {"cleanedRequest": delivered, "inputData": input_data, "subscribeData": subscribed},
+            ),
+            (f"{op}.performList", {"inputData": input_data}),
+            (f"{op}.performUnsubscribe", {"subscribeData": subscribed, "inputData": input_data}),
+        )
+    assert performed["results"] == [delivered]
+    assert listed["results"] and {item["event"] for item in listed["results"]} <= set(events)
+    assert unsubscribed["results"] == {"id": subscribed["id"], "deleted": True}
+    assert live.subscriptions() == []
+
+
+@pytest.mark.slow
+def test_unsubscribing_a_subscription_already_gone_succeeds(live: Live) -> None:
+    """A subscription the connector already dropped (410 from Zapier) unsubscribes cleanly."""
+    gone = live.result(
+        "triggers.call_ended.operation.performUnsubscribe", subscribeData={"id": "sub_gone"}
+    )
+    assert gone == {"id": "sub_gone", "deleted": True}
+
+
+@pytest.mark.slow
+def test_agent_filter_reaches_the_subscription(live: Live) -> None:
+    """The optional agent picked on a trigger filters its subscription."""
+    agent = live.http.get("/v1/options/agents").json()[0]["value"]
+    live.result(
+        "triggers.call_analyzed.operation.performSubscribe",
+        targetUrl="http://127.0.0.1:9/hook",
+        inputData={"agent_id": agent},
+    )
+    assert [s["agent_id"] for s in live.subscriptions()] == [agent]
