@@ -24,8 +24,8 @@ from bench.metrics import (
 from bench.wrk import ensure_wrk
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FULL = Size(rounds=3, seconds=20, events=8_000, paced_events=250, memory_steps=(10_000, 100_000))
-QUICK = Size(rounds=1, seconds=10, events=2_000, paced_events=50, memory_steps=(2_000, 10_000))
+FULL = Size(rounds=3, seconds=8, events=5_000, paced_events=250, memory_steps=(10_000, 100_000))
+QUICK = Size(rounds=1, seconds=4, events=600, paced_events=25, memory_steps=(1_000, 3_000))
 
 
 def _plan(size: Size, postgres_url: str | None) -> list[tuple[str, Callable[[], Metric]]]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from connector.store.subscriptions import cancel_queued
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
@@ -101,20 +101,25 @@ class DeliveryQueue:
         """Lease up to ``limit`` due deliveries to ``worker``."""
         now = self._clock()
         c = deliveries.c
+        # Two index-backed queries rather than one OR, which would scan the whole table:
+        # leases that ran out (a dead worker's claims) first, then due deliveries, oldest first.
+        expired = (
+            select(c.id)
+            .where(c.state == "delivering", c.lease_until < now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         due = (
             select(c.id)
-            .where(
-                or_(
-                    and_(c.state == "pending", c.next_attempt_at <= now),
-                    and_(c.state == "delivering", c.lease_until < now),
-                )
-            )
+            .where(c.state == "pending", c.next_attempt_at <= now)
             .order_by(c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         with self._engine.begin() as conn:
-            ids = list(conn.execute(due).scalars())
+            ids = list(conn.execute(expired).scalars())
+            if len(ids) < limit:
+                ids += list(conn.execute(due.limit(limit - len(ids))).scalars())
             if not ids:
                 return []
             conn.execute(

@@ -93,6 +93,7 @@ deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
     Index("connector_deliveries_due", "state", "next_attempt_at"),
+    Index("connector_deliveries_leases", "state", "lease_until"),
     Index("connector_deliveries_subscription", "subscription_id", "state"),
 )
 
