@@ -75,14 +75,16 @@ def create_store_engine(url: str, *, create_tables: bool = True) -> Engine:
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=16,
-            max_overflow=48,
+            # Writers take turns anyway and no connection is held across a network call, so a
+            # small pool serves 64 threads; each connection keeps its own page cache.
+            pool_size=8,
+            max_overflow=8,
         )
         database = parsed.database
         in_memory = not database or database == ":memory:" or database.startswith("file::memory")
         _tune_sqlite(engine, None if in_memory else f"{database}.lock")
     else:
-        engine = create_engine(parsed, pool_size=16, max_overflow=48, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
     if create_tables:
         metadata.create_all(engine)
     return engine
