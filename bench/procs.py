@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -60,13 +61,15 @@ class Process:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, *[a.replace("{port}", str(self.port)) for a in args]]
-        self.popen = subprocess.Popen(
-            command,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._log = Path(tempfile.mkdtemp(prefix="bench-proc-")) / "output.log"
+        with self._log.open("wb") as log:
+            self.popen = subprocess.Popen(
+                command,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_ready(ready)
 
     def _wait_ready(self, path: str | None) -> None:
@@ -75,7 +78,7 @@ class Process:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"server exited with {self.popen.returncode}")
+                raise RuntimeError(f"server exited ({self.popen.returncode}): {self.log_tail()}")
             try:
                 if path is None:
                     socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -86,6 +89,10 @@ class Process:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start")
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of the process's output, for error messages."""
+        return self._log.read_text(errors="replace")[-chars:]
 
     @property
     def rss_mib(self) -> float:

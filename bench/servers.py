@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -52,9 +53,17 @@ def worker(database_url: str) -> Process:
 
 
 def subscribe(server: Process, target_url: str) -> None:
-    response = httpx.post(
-        f"{server.url}/v1/triggers/call-events/subscriptions",
-        json={"target_url": target_url, "events": ["call_ended", "call_analyzed"]},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-    response.raise_for_status()
+    """Subscribe ``target_url``; retried briefly while gunicorn's workers finish booting."""
+    for attempt in range(50):
+        try:
+            response = httpx.post(
+                f"{server.url}/v1/triggers/call-events/subscriptions",
+                json={"target_url": target_url, "events": ["call_ended", "call_analyzed"]},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+            response.raise_for_status()
+            return
+        except httpx.TransportError:
+            if attempt == 49:
+                raise RuntimeError(f"connector unreachable; its log: {server.log_tail()}") from None
+            time.sleep(0.1)

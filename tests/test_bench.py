@@ -25,14 +25,15 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
         pytest.skip("wrk is not installed (the bench installs it with apt-get as root)")
     out = tmp_path / "latest.json"
     root = Path(__file__).resolve().parents[1]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bench", "--quick", "--out", str(out)]
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
+
+    result = run()
+    if result.returncode != 0:  # a load harness on a shared 2-core box: one second chance
+        print("first bench run failed:", result.stderr[-3000:])
+        result = run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     names = [m["name"] for m in report["metrics"]]
