@@ -22,6 +22,8 @@ __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 256 * 1024
+MAX_ID = 128  # the store's column widths for call and agent ids
+MAX_EVENT = 64
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 
@@ -56,9 +58,21 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
             'Expected a Retell call event: {"event": ..., "call": {...}}.',
             errors=[FieldError("event" if not isinstance(event, str) else "call", "is missing")],
         )
-    if not isinstance(call.get("call_id"), str) or not call["call_id"]:
+    if not isinstance(call.get("call_id"), str) or not 0 < len(call["call_id"]) <= MAX_ID:
         raise MalformedBody(
-            "The call object has no call_id.", errors=[FieldError("call.call_id", "is missing")]
+            "The call object has no usable call_id.",
+            errors=[FieldError("call.call_id", f"must be text of 1 to {MAX_ID} characters")],
+        )
+    agent_id = call.get("agent_id")
+    if isinstance(agent_id, str) and len(agent_id) > MAX_ID:
+        raise MalformedBody(
+            "The call's agent_id is too long.",
+            errors=[FieldError("call.agent_id", f"must be at most {MAX_ID} characters")],
+        )
+    if len(event) > MAX_EVENT:
+        raise MalformedBody(
+            "Unknown event name.",
+            errors=[FieldError("event", f"must be at most {MAX_EVENT} characters")],
         )
     return event, call
 

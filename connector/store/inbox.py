@@ -2,15 +2,24 @@
 
 Nothing is acknowledged to Retell before this commit returns, so an event that got a 2xx
 is durably queued for every subscription that matched at that moment (DESIGN §5).
+
+Group commit: request threads hand their events to one committer thread per process, which
+commits every event waiting at that moment in a single transaction and then wakes their
+threads. Under load many events share one commit (and one look-up of the subscriptions);
+alone, an event is committed at once. If a shared transaction fails, each of its events is
+retried in a transaction of its own, so one bad event cannot fail its neighbours.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -23,6 +32,8 @@ from connector.store.tables import deliveries, events, subscriptions
 
 __all__ = ["Accepted", "EventInbox"]
 
+_COMMIT_BATCH = 256
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -33,27 +44,89 @@ class Accepted:
     deliveries: int
 
 
+@dataclass
+class _Pending:
+    """One event waiting for the committer, and where its outcome goes."""
+
+    event: str
+    body: dict[str, Any]
+    key: str
+    agent_id: str | None
+    now: float
+    result: Future[Accepted] = field(default_factory=Future)
+
+
 class EventInbox:
     """The connector's record of every call event Retell sent."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
+        self._waiting: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._committer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def accept(self, event: str, call: dict[str, Any]) -> Accepted:
+        """Store the event and its deliveries; returns once they are committed."""
         now = self._clock()
         body = build_event(event, call, received_at_ms=int(now * 1000))
         agent_id = call.get("agent_id") if isinstance(call.get("agent_id"), str) else None
+        pending = _Pending(event, body, dedupe_key(event, call), agent_id, now)
+        self._ensure_committer()
+        self._waiting.put(pending)
+        return pending.result.result()
+
+    def _ensure_committer(self) -> None:
+        if self._committer is None:
+            with self._start_lock:
+                if self._committer is None:
+                    self._committer = threading.Thread(
+                        target=self._commit_loop, name="event-committer", daemon=True
+                    )
+                    self._committer.start()
+
+    def _commit_loop(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while len(batch) < _COMMIT_BATCH:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                outcomes = self._commit(batch)
+            except Exception:  # retry each alone: one bad event must not fail the others
+                for item in batch:
+                    try:
+                        item.result.set_result(self._commit([item])[0])
+                    except Exception as exc:
+                        item.result.set_exception(exc)
+                continue
+            for item, outcome in zip(batch, outcomes, strict=True):
+                item.result.set_result(outcome)
+
+    def _commit(self, batch: list[_Pending]) -> list[Accepted]:
+        outcomes = []
         with self._engine.begin() as conn:
-            if not _insert_once(conn, body, dedupe_key(event, call), agent_id, now):
-                return Accepted(body["id"], duplicate=True, deliveries=0)
-            active = conn.execute(select(subscriptions).where(subscriptions.c.status == "active"))
-            matching = [s for s in map(Subscription.from_row, active) if s.matches(event, agent_id)]
-            if matching:
-                conn.execute(
-                    deliveries.insert(), [_delivery(body["id"], sub, now) for sub in matching]
+            active: list[Subscription] | None = None
+            rows: list[dict[str, Any]] = []
+            for item in batch:
+                if not _insert_once(conn, item.body, item.key, item.agent_id, item.now):
+                    outcomes.append(Accepted(item.body["id"], duplicate=True, deliveries=0))
+                    continue
+                if active is None:
+                    found = conn.execute(
+                        select(subscriptions).where(subscriptions.c.status == "active")
+                    )
+                    active = [Subscription.from_row(row) for row in found]
+                matching = [s for s in active if s.matches(item.event, item.agent_id)]
+                rows += [_delivery(item.body["id"], sub, item.now) for sub in matching]
+                outcomes.append(
+                    Accepted(item.body["id"], duplicate=False, deliveries=len(matching))
                 )
-        return Accepted(body["id"], duplicate=False, deliveries=len(matching))
+            if rows:
+                conn.execute(deliveries.insert(), rows)
+        return outcomes
 
     def recent(
         self, names: Sequence[str], *, agent_id: str | None = None, limit: int = 3
