@@ -11,6 +11,9 @@ Raise a ``Problem`` anywhere below the Flask layer; ``connector.api.errors`` ren
     ├── IdempotencyConflict     409  same key, first request still in flight
     ├── IdempotencyKeyReused    422  same key, different body
     ├── PayloadTooLarge         413
+    ├── InvalidSignature        401  a Retell webhook failed its signature check
+    ├── ReplayConflict          409  a delivery that cannot be replayed now
+    ├── NotReady                503  store or delivery worker unavailable (readiness)
     ├── StoreUnavailable        503  the database is down; retry
     └── UpstreamProblem              Retell answered with an error or not at all
         ├── RetellAuthFailed        502  Retell rejected the server's API key
@@ -35,10 +38,13 @@ __all__ = [
     "FieldError",
     "IdempotencyConflict",
     "IdempotencyKeyReused",
+    "InvalidSignature",
     "MalformedBody",
     "NotFound",
+    "NotReady",
     "PayloadTooLarge",
     "Problem",
+    "ReplayConflict",
     "RetellAuthFailed",
     "RetellPaymentRequired",
     "RetellRateLimited",
@@ -134,6 +140,24 @@ class PayloadTooLarge(Problem):
     """The request body is over the limit for this endpoint."""
 
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class InvalidSignature(Problem):
+    """A Retell webhook whose x-retell-signature is missing, stale or does not match."""
+
+    status, slug, title = 401, "invalid-signature", "Invalid webhook signature"
+
+
+class ReplayConflict(Problem):
+    """The delivery is still queued, or its subscription is gone."""
+
+    status, slug, title = 409, "replay-conflict", "Delivery cannot be replayed now"
+
+
+class NotReady(Problem):
+    """A dependency the connector needs (store, delivery worker) is not available."""
+
+    status, slug, title = 503, "not-ready", "Not ready"
 
 
 class StoreUnavailable(Problem):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # false: ``serve`` only accepts; dedicated ``retell-connector worker`` processes deliver.
     connector_serve_delivery: bool = Field(True, validation_alias="CONNECTOR_SERVE_DELIVERY")
     # Not in the environment contract: knobs for tests and the demo.
-    retell_timeout_seconds: float = Field(30.0, validation_alias="RETELL_TIMEOUT_SECONDS")
+    retell_timeout_seconds: float = Field(30.0, gt=0, validation_alias="RETELL_TIMEOUT_SECONDS")
     delivery_timeout_seconds: float = Field(
         15.0, gt=0, le=15.0, validation_alias="CONNECTOR_DELIVERY_TIMEOUT_SECONDS"
     )
@@ -119,12 +119,6 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
-
-    @model_validator(mode="after")
-    def _sane_timeouts(self) -> Settings:
-        if self.retell_timeout_seconds <= 0:
-            raise ValueError("RETELL_TIMEOUT_SECONDS must be positive")
-        return self
 
     def token_list(self) -> list[str]:
         return [t.get_secret_value() for t in self.connector_api_tokens]

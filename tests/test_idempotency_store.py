@@ -101,3 +101,20 @@ def test_ttl_below_48_hours_is_refused(engine: Engine) -> None:
     """The store refuses to keep keys for less than the contract's 48 hours."""
     with pytest.raises(ValueError, match="48 hours"):
         IdempotencyStore(engine, ttl_seconds=3600)
+
+
+def test_claims_purge_expired_records_hourly(
+    store: IdempotencyStore, engine: Engine, clock: Clock
+) -> None:
+    """Expired records are deleted by a later claim (at most hourly), with no separate job."""
+    from sqlalchemy import select
+
+    from connector.store.tables import idempotency_keys
+
+    store.claim("s", "old", "fp", "up")
+    store.complete("s", "old", 201, "{}")
+    clock.now += 2 * DAY + 1
+    store.claim("s", "new", "fp", "up")
+    with engine.connect() as conn:
+        keys = conn.execute(select(idempotency_keys.c.key)).scalars().all()
+    assert keys == ["new"]

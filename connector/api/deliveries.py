@@ -9,19 +9,13 @@ from flask import Blueprint, g, request
 from connector.api.auth import protect
 from connector.api.params import limit_arg
 from connector.app import services
-from connector.problems import FieldError, NotFound, Problem, ValidationFailed
+from connector.problems import FieldError, NotFound, ReplayConflict, ValidationFailed
 
 __all__ = ["bp"]
 
 bp = protect(Blueprint("deliveries", __name__, url_prefix="/v1/deliveries"))
 
 STATES = ("pending", "delivering", "succeeded", "dead", "cancelled")
-
-
-class ReplayConflict(Problem):
-    """The delivery cannot be replayed in its current state."""
-
-    status, slug, title = 409, "replay-conflict", "Delivery cannot be replayed now"
 
 
 @bp.get("")

@@ -13,18 +13,12 @@ from connector.api.auth import protect
 from connector.api.urls import public_base_url
 from connector.app import services
 from connector.platforms import openapi
-from connector.problems import NotFound, Problem
+from connector.problems import NotFound, NotReady
 
 __all__ = ["bp", "me_bp"]
 
 bp = Blueprint("meta", __name__)
 me_bp = protect(Blueprint("me", __name__, url_prefix="/v1"))
-
-
-class NotReady(Problem):
-    """A dependency the connector needs is not available."""
-
-    status, slug, title = 503, "not-ready", "Not ready"
 
 
 @bp.get("/healthz")

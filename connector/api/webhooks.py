@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from connector.app import services
-from connector.problems import FieldError, MalformedBody, PayloadTooLarge, Problem
+from connector.problems import FieldError, InvalidSignature, MalformedBody, PayloadTooLarge
 from connector.retell.signature import SignatureError, verify
 
 __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
@@ -26,12 +26,6 @@ MAX_ID = 128  # the store's column widths for call and agent ids
 MAX_EVENT = 64
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
-
-
-class InvalidSignature(Problem):
-    """The x-retell-signature header is missing, stale or does not match the body."""
-
-    status, slug, title = 401, "invalid-signature", "Invalid webhook signature"
 
 
 def _read_limited() -> bytes:

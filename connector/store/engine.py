@@ -19,13 +19,9 @@ from sqlalchemy.engine.url import make_url
 
 from connector.store.tables import metadata
 
-__all__ = ["create_store_engine", "is_sqlite"]
+__all__ = ["create_store_engine"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:

@@ -25,6 +25,7 @@ from connector.store.tables import idempotency_keys as keys
 __all__ = ["Claim", "IdempotencyStore"]
 
 DAY = 86_400.0
+PURGE_EVERY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,14 @@ class IdempotencyStore:
         self._ttl = ttl_seconds
         self._lease = lease_seconds
         self._clock = clock
+        self._last_purge = float("-inf")
 
     def claim(self, scope: str, key: str, fingerprint: str, upstream_key: str) -> Claim:
         """Take ``key`` for this request, or say why not (raises 409/422 problems)."""
         now = self._clock()
+        if now - self._last_purge >= PURGE_EVERY_SECONDS:  # retention without a cron job
+            self._last_purge = now
+            self.purge_expired()
         fresh = {
             "scope": scope,
             "key": key,

@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from connector.sandbox import SandboxConfig, SandboxServer
+from connector.sandbox import SandboxServer
 
 CREATE = "/v2/create-phone-call"
 OK = {"from_number": "+14157774444", "to_number": "+14155550123"}
 FORMAT = "Invalid request format, please check API reference."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig.fast()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http(server: SandboxServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {server.config.api_key}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=5) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def anonymous(server: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
-        yield client
 
 
 @pytest.mark.parametrize(

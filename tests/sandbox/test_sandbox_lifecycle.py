@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,19 +11,6 @@ from connector.sandbox import SCRIPTS, SandboxConfig, SandboxServer, script_for
 
 SALES_LINE = "+14157774444"
 CLOCK = ("ring_seconds", "talk_seconds", "analysis_seconds")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig.fast()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http(server: SandboxServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {server.config.api_key}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=5) as client:
-        yield client
 
 
 def place(http: httpx.Client, to_number: str, **fields: Any) -> dict[str, Any]:

@@ -10,17 +10,11 @@ import retell
 from retell import Retell, omit
 from retell.types import AgentListResponse, PhoneCallResponse, PhoneNumberListResponse
 
-from connector.sandbox import SandboxConfig, SandboxServer
+from connector.sandbox import SandboxServer
 from connector.sandbox.catalog import AGENTS, PHONE_NUMBERS
 
 SALES_LINE = "+14157774444"
 ANSWERS = "+14155550123"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig.fast()) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
