@@ -22,10 +22,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from connector import jsontext
 from connector.events import build_event, dedupe_key
 from connector.store.subscriptions import Subscription
 from connector.store.tables import deliveries, events, subscriptions
@@ -33,6 +34,15 @@ from connector.store.tables import deliveries, events, subscriptions
 __all__ = ["Accepted", "EventInbox"]
 
 _COMMIT_BATCH = 256
+
+_ACTIVE = select(subscriptions).where(subscriptions.c.status == "active")
+# Built once (keyed by "is PostgreSQL"): executed for a whole batch, skipping known events.
+_INSERT_NEW = {
+    postgres: (pg_insert if postgres else sqlite_insert)(events)
+    .on_conflict_do_nothing()
+    .returning(events.c.id)
+    for postgres in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,14 @@ class Accepted:
 
 @dataclass
 class _Pending:
-    """One event waiting for the committer, and where its outcome goes."""
+    """One event waiting for the committer (its row ready), and where its outcome goes."""
 
-    event: str
-    body: dict[str, Any]
-    key: str
-    agent_id: str | None
-    now: float
+    row: dict[str, Any]
     result: Future[Accepted] = field(default_factory=Future)
+
+    @property
+    def id(self) -> str:
+        return str(self.row["id"])
 
 
 class EventInbox:
@@ -70,8 +80,19 @@ class EventInbox:
         """Store the event and its deliveries; returns once they are committed."""
         now = self._clock()
         body = build_event(event, call, received_at_ms=int(now * 1000))
-        agent_id = call.get("agent_id") if isinstance(call.get("agent_id"), str) else None
-        pending = _Pending(event, body, dedupe_key(event, call), agent_id, now)
+        agent_id = call.get("agent_id")
+        # Serialised here, in the request's thread, so the write lock is held for less.
+        pending = _Pending(
+            {
+                "id": body["id"],
+                "dedupe_key": dedupe_key(event, call),
+                "event": event,
+                "call_id": str(call.get("call_id")),
+                "agent_id": agent_id if isinstance(agent_id, str) else None,
+                "body": jsontext.dumps(body),
+                "received_at": now,
+            }
+        )
         self._ensure_committer()
         self._waiting.put(pending)
         return pending.result.result()
@@ -106,26 +127,28 @@ class EventInbox:
                 item.result.set_result(outcome)
 
     def _commit(self, batch: list[_Pending]) -> list[Accepted]:
+        first: dict[str, _Pending] = {}  # the first of any same-id events in this batch
+        for item in batch:
+            first.setdefault(item.id, item)
         outcomes = []
         with self._engine.begin() as conn:
-            active: list[Subscription] | None = None
-            rows: list[dict[str, Any]] = []
+            insert = _INSERT_NEW[conn.dialect.name == "postgresql"]
+            rows = [item.row for item in first.values()]
+            stored = set(conn.execute(insert, rows).scalars())
+            active: list[Subscription] = []
+            if stored:
+                active = [Subscription.from_row(row) for row in conn.execute(_ACTIVE)]
+            queued: list[dict[str, Any]] = []
             for item in batch:
-                if not _insert_once(conn, item.body, item.key, item.agent_id, item.now):
-                    outcomes.append(Accepted(item.body["id"], duplicate=True, deliveries=0))
+                row = item.row
+                if row["id"] not in stored or first[row["id"]] is not item:
+                    outcomes.append(Accepted(row["id"], duplicate=True, deliveries=0))
                     continue
-                if active is None:
-                    found = conn.execute(
-                        select(subscriptions).where(subscriptions.c.status == "active")
-                    )
-                    active = [Subscription.from_row(row) for row in found]
-                matching = [s for s in active if s.matches(item.event, item.agent_id)]
-                rows += [_delivery(item.body["id"], sub, item.now) for sub in matching]
-                outcomes.append(
-                    Accepted(item.body["id"], duplicate=False, deliveries=len(matching))
-                )
-            if rows:
-                conn.execute(deliveries.insert(), rows)
+                matching = [s for s in active if s.matches(row["event"], row["agent_id"])]
+                queued += [_delivery(row["id"], sub, row["received_at"]) for sub in matching]
+                outcomes.append(Accepted(row["id"], duplicate=False, deliveries=len(matching)))
+            if queued:
+                conn.execute(deliveries.insert(), queued)
         return outcomes
 
     def recent(
@@ -138,27 +161,6 @@ class EventInbox:
         query = query.order_by(events.c.received_at.desc()).limit(limit)
         with self._engine.connect() as conn:
             return [json.loads(text) for text in conn.execute(query).scalars()]
-
-
-def _insert_once(
-    conn: Connection, body: dict[str, Any], key: str, agent_id: str | None, now: float
-) -> bool:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(events)
-        .values(
-            id=body["id"],
-            dedupe_key=key,
-            event=body["event"],
-            call_id=str(body["call"].get("call_id")),
-            agent_id=agent_id,
-            body=json.dumps(body, separators=(",", ":")),
-            received_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(events.c.id)
-    )
-    return conn.execute(statement).first() is not None
 
 
 def _delivery(event_id: str, subscription: Subscription, now: float) -> dict[str, Any]:
