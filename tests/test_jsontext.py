@@ -27,3 +27,30 @@ def test_round_trips(label: str, value: Any) -> None:
 def test_is_compact() -> None:
     """No spaces between tokens: forwarded bodies stay as small as possible."""
     assert jsontext.dumps({"a": [1, 2], "b": "c"}) == '{"a":[1,2],"b":"c"}'
+
+
+TEXTS: list[tuple[str, bytes]] = [
+    ("call event", b'{"event":"call_ended","call":{"call_id":"c1","duration_ms":61000}}'),
+    ("integer beyond 64 bits", b'{"crm_id": 123456789012345678901234567890}'),
+    ("negative integer beyond 64 bits", b'{"crm_id": -98765432109876543210}'),
+    ("NaN", b'{"score": NaN}'),
+    ("lone surrogate escape", b'{"text": "\\ud800"}'),
+    ("UTF-16", '{"name": "Zoë"}'.encode("utf-16")),
+    ("duplicate keys", b'{"a": 1, "a": 2}'),
+    ("float", b'{"x": 0.1, "y": 1e-7, "z": 12345678901234567.5}'),
+]
+
+
+@pytest.mark.parametrize(("label", "raw"), TEXTS, ids=[t[0] for t in TEXTS])
+def test_loads_matches_the_standard_library(label: str, raw: bytes) -> None:
+    """Every text parses to exactly what ``json.loads`` gives (big integers stay integers)."""
+    assert repr(jsontext.loads(raw)) == repr(json.loads(raw))
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b'{"a": 1,}', b"\xff\xfe\xfa"])
+def test_loads_fails_where_the_standard_library_fails(raw: bytes) -> None:
+    """Malformed text raises ``ValueError`` (``json.JSONDecodeError`` or a decoding error)."""
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    with pytest.raises(ValueError):
+        jsontext.loads(raw)

@@ -7,12 +7,12 @@ only after the event and its deliveries are committed, so anything acknowledged 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
 
+from connector import jsontext
 from connector.app import services
 from connector.problems import FieldError, InvalidSignature, MalformedBody, PayloadTooLarge
 from connector.retell.signature import SignatureError, verify
@@ -39,7 +39,7 @@ def _read_limited() -> bytes:
 
 def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
     try:
-        body = json.loads(raw)
+        body = jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise MalformedBody(
             "The webhook body is not valid JSON.",
