@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -52,8 +53,18 @@ def tree_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+_LIVE: set[Process] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """No child outlives the benchmark, even when a metric fails halfway."""
+    for process in list(_LIVE):
+        process.stop()
+
+
 class Process:
-    """A server as a child process in its own process group."""
+    """A server as a child process in its own process group (stopped at exit at the latest)."""
 
     def __init__(
         self, args: list[str], *, env: dict[str, str] | None = None, ready: str | None = None
@@ -70,6 +81,7 @@ class Process:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _LIVE.add(self)
         self._wait_ready(ready)
 
     def _wait_ready(self, path: str | None) -> None:
@@ -99,6 +111,7 @@ class Process:
         return tree_rss_mib(self.popen.pid)
 
     def stop(self) -> None:
+        _LIVE.discard(self)
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:

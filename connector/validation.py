@@ -14,6 +14,7 @@ platforms send form numbers as text and Retell would read text as a tag name.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from typing import Any, Final, cast
@@ -58,6 +59,12 @@ _TYPE_WORDS = {
 }
 
 
+@functools.cache
+def _schema(name: str) -> dict[str, Any]:
+    """A schema read once per process; shared, so only ever read here, never changed."""
+    return load_schema(name)
+
+
 def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None]:
     """The request to send to Retell and the body's idempotency key, or ValidationFailed.
 
@@ -69,7 +76,7 @@ def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None
         raise ValidationFailed(
             "The request body must be a JSON object.", errors=[FieldError("body", message)]
         )
-    schema = load_schema(INPUT_SCHEMA)
+    schema = _schema(INPUT_SCHEMA)
     request = _coerce(body, schema)
     errors = schema_errors(request, INPUT_SCHEMA, schema)
     errors.update(_phone_errors(request, errors))
@@ -87,7 +94,7 @@ def validate_object(body: object, name: str) -> dict[str, Any]:
             "The request body must be a JSON object.",
             errors=[FieldError("body", "must be a JSON object")],
         )
-    schema = load_schema(name)
+    schema = _schema(name)
     errors = schema_errors(body, name, schema)
     if errors:
         raise _failed(errors, schema, body)
@@ -96,7 +103,7 @@ def validate_object(body: object, name: str) -> dict[str, Any]:
 
 def validate_idempotency_key(value: object, *, path: str = "idempotency_key") -> str:
     """An idempotency key from the body or the ``Idempotency-Key`` header, per the schema."""
-    schema = load_schema(INPUT_SCHEMA)
+    schema = _schema(INPUT_SCHEMA)
     validator = schema_validator(INPUT_SCHEMA).evolve(
         schema=schema["properties"]["idempotency_key"]
     )

@@ -5,7 +5,9 @@ A record moves ``in_flight`` → ``done`` (response stored, replayed to every re
 dialling). A record whose lease ran out while ``in_flight`` (the process died mid-call) is
 treated as ``unknown``. Definitive failures delete the record so the key can be used again.
 Claims are atomic on SQLite (``BEGIN IMMEDIATE``) and PostgreSQL (``ON CONFLICT`` plus a row
-lock), so every worker and replica sharing the database agrees.
+lock), so every worker and replica sharing the database agrees. Writes are group-committed
+(``connector.store.group_commit``): a campaign's concurrent calls share transactions instead
+of queueing for the write lock one at a time.
 """
 
 from __future__ import annotations
@@ -15,17 +17,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from connector.problems import IdempotencyConflict, IdempotencyKeyReused
+from connector.problems import IdempotencyConflict, IdempotencyKeyReused, Problem
+from connector.store.group_commit import GroupCommit, apply_each
 from connector.store.tables import idempotency_keys as keys
 
 __all__ = ["Claim", "IdempotencyStore"]
 
 DAY = 86_400.0
 PURGE_EVERY_SECONDS = 3600.0
+
+# The two statements every call runs, built once (keyed by "is PostgreSQL" for the insert).
+# RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+_INSERT_NEW = {
+    postgres: (pg_insert if postgres else sqlite_insert)(keys)
+    .on_conflict_do_nothing()
+    .returning(keys.c.key)
+    for postgres in (False, True)
+}
+_COMPLETE = (
+    update(keys)
+    .where(keys.c.scope == bindparam("b_scope"), keys.c.key == bindparam("b_key"))
+    .values(state="done", status_code=bindparam("b_status"), response=bindparam("b_response"))
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,9 @@ class IdempotencyStore:
         self._lease = lease_seconds
         self._clock = clock
         self._last_purge = float("-inf")
+        self._writes: GroupCommit[Callable[[Connection], Any], Any] = GroupCommit(
+            engine, apply_each, name="idempotency-committer"
+        )
 
     def claim(self, scope: str, key: str, fingerprint: str, upstream_key: str) -> Claim:
         """Take ``key`` for this request, or say why not (raises 409/422 problems)."""
@@ -77,52 +97,71 @@ class IdempotencyStore:
             "lease_until": now + self._lease,
             "expires_at": now + self._ttl,
         }
-        with self._engine.begin() as conn:
-            if self._insert_new(conn, fresh):
-                return Claim("new", upstream_key)
-            row = conn.execute(
-                select(keys).where(keys.c.scope == scope, keys.c.key == key).with_for_update()
-            ).one()
-            if row.expires_at <= now:
-                self._update(conn, scope, key, **fresh)
-                return Claim("new", upstream_key)
-            if row.fingerprint != fingerprint:
-                raise IdempotencyKeyReused(
-                    "This idempotency key was already used with a different request body; "
-                    "use a new key for a new call."
-                )
-            if row.state == "done":
-                return Claim("replay", row.upstream_key, row.status_code, row.response)
-            if row.state == "in_flight" and row.lease_until > now:
-                raise IdempotencyConflict(
-                    "A request with this idempotency key is still in progress; retry shortly."
-                )
-            self._update(conn, scope, key, state="in_flight", lease_until=now + self._lease)
-            return Claim("reconcile", row.upstream_key, sent_at=row.sent_at)
+        claim: Claim | Problem = self._writes.submit(
+            lambda conn: self._claim(conn, scope, key, fingerprint, fresh)
+        )
+        if isinstance(claim, Problem):
+            raise claim
+        return claim
+
+    def _claim(
+        self, conn: Connection, scope: str, key: str, fingerprint: str, fresh: dict[str, Any]
+    ) -> Claim | Problem:
+        """The claim inside a shared transaction: problems are returned, not raised."""
+        now, upstream_key = fresh["created_at"], fresh["upstream_key"]
+        if self._insert_new(conn, fresh):
+            return Claim("new", upstream_key)
+        row = conn.execute(
+            select(keys).where(keys.c.scope == scope, keys.c.key == key).with_for_update()
+        ).one()
+        if row.expires_at <= now:
+            self._update(conn, scope, key, **fresh)
+            return Claim("new", upstream_key)
+        if row.fingerprint != fingerprint:
+            return IdempotencyKeyReused(
+                "This idempotency key was already used with a different request body; "
+                "use a new key for a new call."
+            )
+        if row.state == "done":
+            return Claim("replay", row.upstream_key, row.status_code, row.response)
+        if row.state == "in_flight" and row.lease_until > now:
+            return IdempotencyConflict(
+                "A request with this idempotency key is still in progress; retry shortly."
+            )
+        self._update(conn, scope, key, state="in_flight", lease_until=now + self._lease)
+        return Claim("reconcile", row.upstream_key, sent_at=row.sent_at)
 
     def mark_sent(self, scope: str, key: str) -> None:
         """Remember when the create first went to Retell (its idempotency window is 1 h)."""
-        with self._engine.begin() as conn:
-            conn.execute(
+        now = self._clock()
+        self._writes.submit(
+            lambda conn: conn.execute(
                 update(keys)
                 .where(keys.c.scope == scope, keys.c.key == key, keys.c.sent_at.is_(None))
-                .values(sent_at=self._clock())
+                .values(sent_at=now)
             )
+        )
 
     def complete(self, scope: str, key: str, status_code: int, response: str) -> None:
         """Store the final response; every later retry gets exactly this."""
-        with self._engine.begin() as conn:
-            self._update(conn, scope, key, state="done", status_code=status_code, response=response)
+        self._writes.submit(
+            lambda conn: conn.execute(
+                _COMPLETE,
+                {"b_scope": scope, "b_key": key, "b_status": status_code, "b_response": response},
+            )
+        )
 
     def mark_unknown(self, scope: str, key: str) -> None:
         """Retell may have acted: the next retry must reconcile, not dial."""
-        with self._engine.begin() as conn:
-            self._update(conn, scope, key, state="unknown", lease_until=0.0)
+        self._writes.submit(
+            lambda conn: self._update(conn, scope, key, state="unknown", lease_until=0.0)
+        )
 
     def release(self, scope: str, key: str) -> None:
         """Retell provably did not act: forget the key so a retry may dial."""
-        with self._engine.begin() as conn:
-            conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key))
+        self._writes.submit(
+            lambda conn: conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key))
+        )
 
     def purge_expired(self) -> int:
         """Delete records past their time to live; returns how many."""
@@ -131,10 +170,8 @@ class IdempotencyStore:
             return int(result.rowcount or 0)
 
     def _insert_new(self, conn: Connection, values: dict[str, Any]) -> bool:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-        statement = insert(keys).values(**values).on_conflict_do_nothing().returning(keys.c.key)
-        return conn.execute(statement).first() is not None
+        statement = _INSERT_NEW[conn.dialect.name == "postgresql"]
+        return conn.execute(statement, values).first() is not None
 
     @staticmethod
     def _update(conn: Connection, scope: str, key: str, **values: Any) -> None:

@@ -1,0 +1,96 @@
+"""Group commit: many threads' small writes share one transaction, and so one commit.
+
+Every write transaction takes the database's write lock (SQLite's single writer, behind
+the writer ``flock``) and pays for a commit. Under load, request threads queue on that lock
+one short transaction at a time, and the wait, not the work, becomes the latency. Here each
+thread hands its write to one committer thread per process; the committer applies every
+write waiting at that moment inside one transaction, commits once, then wakes the threads.
+Alone, a write is committed at once, so nothing waits for a batch to fill.
+
+A write is acknowledged only after its transaction commits. If a shared transaction fails,
+each of its writes is retried in a transaction of its own, so one bad write cannot fail
+its neighbours. Writes therefore must not raise for expected outcomes (they return them),
+and must be safe to apply again after a rollback.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+__all__ = ["GroupCommit", "apply_each"]
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+MAX_BATCH = 256
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Commits submitted items in shared transactions with ``apply(conn, items) -> results``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        apply: Callable[[Connection, list[Item]], list[Result]],
+        *,
+        name: str,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._engine = engine
+        self._apply = apply
+        self._name = name
+        self._max_batch = max_batch
+        self._waiting: queue.SimpleQueue[tuple[Item, Future[Result]]] = queue.SimpleQueue()
+        self._committer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, item: Item) -> Result:
+        """Apply ``item`` in a committed transaction; returns its result (or raises its error)."""
+        outcome: Future[Result] = Future()
+        self._ensure_committer()
+        self._waiting.put((item, outcome))
+        return outcome.result()
+
+    def _ensure_committer(self) -> None:
+        if self._committer is None:
+            with self._start_lock:
+                if self._committer is None:
+                    self._committer = threading.Thread(
+                        target=self._commit_loop, name=self._name, daemon=True
+                    )
+                    self._committer.start()
+
+    def _commit_loop(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                results = self._apply(conn, [item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+            else:  # find the culprit: each alone
+                for one in batch:
+                    self._commit([one])
+            return
+        for (_, outcome), result in zip(batch, results, strict=True):
+            outcome.set_result(result)
+
+
+def apply_each(conn: Connection, writes: list[Callable[[Connection], Result]]) -> list[Result]:
+    """``apply`` for writes given as functions of the connection, run in submission order."""
+    return [write(conn) for write in writes]
