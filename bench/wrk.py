@@ -34,12 +34,13 @@ end
 local stop_after_all = false
 function init(args)
   load(args[1]); threads = tonumber(args[2]); stop_after_all = args[3] == "once"; marker = args[4]
+  target = tonumber(args[5])
   started_ns = now_ns()
 end
 local answered = 0
 function response(status, headers, body)
   answered = answered + 1
-  if stop_after_all and answered * threads >= #requests then
+  if stop_after_all and answered * threads >= target then
     finished_ns = now_ns()
     local f = io.open(marker, "a"); f:write("done\n"); f:close()
     wrk.thread:stop()
@@ -121,7 +122,9 @@ def run_wrk(
     once: bool = False,
 ) -> WrkResult:
     """POST ``lines`` (headers, body) to ``url`` from ``connections`` connections for
-    ``seconds`` (``once``: stop each thread when its share of the lines is sent)."""
+    ``seconds``. ``once``: each thread stops when its share of all but the last
+    ``connections`` lines is answered; those last lines are spare, so the requests a thread
+    still has in flight at that moment are distinct too (never a line sent twice)."""
     threads = 2
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         data, script = Path(tmp) / "requests.tsv", Path(tmp) / "script.lua"
@@ -148,6 +151,7 @@ def run_wrk(
             str(threads),
             "once" if once else "loop",
             str(marker),
+            str(max(1, len(lines) - connections) if once else len(lines)),
         ]
         out = _run_until_done(command, marker, threads, seconds)
     match = re.search(r"RESULT (\{.*\})", out)

@@ -30,14 +30,26 @@ def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (the documented
         # pysqlite recipe), then make each one take the write lock up front.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-        if lock_path is not None:
-            record.info["writer_lock"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = None if lock_path is None else os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fd is not None:
+                # Switching a new database to WAL needs it to itself, and SQLite answers
+                # "locked" at once rather than waiting: processes starting together (gunicorn
+                # workers on a fresh database) take turns here.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+        except BaseException:
+            if fd is not None:
+                os.close(fd)  # which also releases the lock
+            raise
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            record.info["writer_lock"] = fd
 
     @event.listens_for(engine, "close")
     def _on_close(_dbapi_connection: Any, record: Any) -> None:
