@@ -38,10 +38,17 @@ function init(args)
   started_ns = now_ns()
 end
 local answered = 0
+local upstream = {}  -- the Server-Timing "retell;dur=" of each answer, in ms
 function response(status, headers, body)
   answered = answered + 1
+  local timing = headers["Server-Timing"] or headers["server-timing"]
+  local dur = timing and timing:match("dur=([%d%.]+)")
+  if dur then upstream[#upstream + 1] = dur end
   if stop_after_all and answered * threads >= target then
     finished_ns = now_ns()
+    if #upstream > 0 then
+      local t = io.open(marker .. ".timing." .. id, "w"); t:write(table.concat(upstream, "\n")); t:close()
+    end
     local f = io.open(marker, "a"); f:write("done\n"); f:close()
     wrk.thread:stop()
   end
@@ -79,6 +86,7 @@ class WrkResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    upstream_ms: tuple[float, ...] = ()  # Server-Timing "retell" of each answer (``once`` runs)
 
     @property
     def rps(self) -> float:
@@ -154,6 +162,11 @@ def run_wrk(
             str(max(1, len(lines) - connections) if once else len(lines)),
         ]
         out = _run_until_done(command, marker, threads, seconds)
+        upstream = tuple(
+            float(value)
+            for path in sorted(Path(tmp).glob("finished.timing.*"))
+            for value in path.read_text().split()
+        )
     match = re.search(r"RESULT (\{.*\})", out)
     if match is None:
         raise RuntimeError(f"wrk printed no result: {out[-500:]}")
@@ -166,4 +179,5 @@ def run_wrk(
         p50_ms=raw["p50"] / 1000,
         p90_ms=raw["p90"] / 1000,
         p99_ms=raw["p99"] / 1000,
+        upstream_ms=upstream,
     )

@@ -19,6 +19,7 @@ from connector.delivery.factory import build_worker
 from connector.delivery.worker import DeliveryWorker
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
+from connector.retell import timing as retell_timing
 from connector.retell.client import RetellClient
 from connector.retell.retry import RetryPolicy
 from connector.settings import Settings, load_settings
@@ -120,10 +121,13 @@ def _time_requests(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        retell_timing.reset()
 
     @app.after_request
     def _observe(response: Any) -> Any:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(endpoint, str(response.status_code)).observe(elapsed)
+        if (upstream := retell_timing.server_timing()) is not None:
+            response.headers["Server-Timing"] = upstream
         return response

@@ -111,6 +111,16 @@ def test_same_key_same_body_replays_without_dialling(
     assert len(retell.sent(*CREATE)) == 1
 
 
+def test_server_timing_shows_time_spent_at_retell(client: FlaskClient, retell: FakeRetell) -> None:
+    """A call that went to Retell says how long Retell took; a replay, which did not, says nothing."""
+    first = post(client, GOOD, key="k-timing")
+    second = post(client, GOOD, key="k-timing")
+    name, duration, description = first.headers["Server-Timing"].split(";")
+    assert name == "retell" and description == 'desc="Retell API"'
+    assert float(duration.removeprefix("dur=")) > 0
+    assert "Server-Timing" not in second.headers
+
+
 def test_body_field_key_works_like_the_header(client: FlaskClient, retell: FakeRetell) -> None:
     """``idempotency_key`` in the body is the same key as the header."""
     post(client, {**GOOD, "idempotency_key": "k3"})

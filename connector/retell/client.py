@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from connector.retell import timing
 from connector.retell.errors import (
     RetellConnectError,
     RetellConnectionLost,
@@ -180,7 +181,9 @@ class RetellClient:
             return RetellTimeout("Retell did not answer in time")
         except httpx.TransportError as exc:
             return RetellConnectionLost(f"connection to Retell lost ({type(exc).__name__})")
-        elapsed_ms = (time.perf_counter() - begun) * 1000
+        finally:
+            elapsed_ms = (time.perf_counter() - begun) * 1000
+            timing.add(elapsed_ms)
         log.debug("retell %s %s -> %d in %.1f ms", method, path, response.status_code, elapsed_ms)
         if response.is_success:
             return response
