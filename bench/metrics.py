@@ -26,6 +26,10 @@ from connector.store.tables import events
 
 __all__ = ["Metric", "Size"]
 
+# A run that sends every distinct request once ends when the last is answered; this only
+# bounds a run that hangs (the rate is always taken over the span actually used).
+ONCE_CAP_SECONDS = 300
+
 
 @dataclass(frozen=True)
 class Size:
@@ -83,7 +87,7 @@ def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
                 f"{server.url}/v1/webhooks/retell",
                 events,
                 connections=16,
-                seconds=size.seconds,
+                seconds=ONCE_CAP_SECONDS,
                 once=True,
             )
             ours.append(_checked(result, len(events)))
@@ -129,7 +133,7 @@ def p2_action_proxy(size: Size) -> Metric:
                 f"{server.url}/v1/actions/create-phone-call",
                 calls,
                 connections=64,
-                seconds=size.seconds,
+                seconds=ONCE_CAP_SECONDS,
                 once=True,
             )
             ours.append(_checked(result, len(calls)))
@@ -224,7 +228,7 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
             subscribe(server, f"{receiver.process.url}/hook")
         burst = signed_events(size.events, tag="p3b")
         url = f"{server.url}/v1/webhooks/retell"
-        wrk = run_wrk(url, burst, connections=16, seconds=size.seconds * 3, once=True)
+        wrk = run_wrk(url, burst, connections=16, seconds=ONCE_CAP_SECONDS, once=True)
         _checked(wrk, len(burst))
     accepted = _stored_events(database)  # including any answered after wrk stopped counting
     started = time.time()
@@ -283,7 +287,7 @@ def p4_memory(size: Size) -> Metric:
                     f"{server.url}/v1/webhooks/retell",
                     batch,
                     connections=16,
-                    seconds=120,
+                    seconds=ONCE_CAP_SECONDS,
                     once=True,
                 )
                 sent += len(batch)

@@ -34,7 +34,6 @@ def _env(database_url: str, retell_base_url: str) -> dict[str, str]:
         "CONNECTOR_API_TOKENS": TOKEN,
         "CONNECTOR_DATABASE_URL": database_url,
         "CONNECTOR_ALLOW_PRIVATE_TARGETS": "true",
-        "CONNECTOR_LOG_LEVEL": "WARNING",
     }
 
 

@@ -3,9 +3,10 @@
 Every write transaction takes the database's write lock (SQLite's single writer, behind
 the writer ``flock``) and pays for a commit. Under load, request threads queue on that lock
 one short transaction at a time, and the wait, not the work, becomes the latency. Here each
-thread hands its write to one committer thread per process; the committer applies every
-write waiting at that moment inside one transaction, commits once, then wakes the threads.
-Alone, a write is committed at once, so nothing waits for a batch to fill.
+thread hands its write to one committer thread per process; the committer takes the write
+lock, then applies every write waiting by then (so those that arrived while it waited for
+the lock join in) inside one transaction, commits once, and wakes the threads. Alone, a
+write is committed at once, so nothing waits for a batch to fill.
 
 A write is acknowledged only after its transaction commits. If a shared transaction fails,
 each of its writes is retried in a transaction of its own, so one bad write cannot fail
@@ -68,27 +69,39 @@ class GroupCommit(Generic[Item, Result]):
 
     def _commit_loop(self) -> None:
         while True:
-            batch = [self._waiting.get()]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(batch)
+            first = self._waiting.get()
+            batch = [first]
+            try:
+                with self._engine.begin() as conn:
+                    # Drained only now, with the write lock held: whatever queued while
+                    # this thread waited for the lock joins this transaction.
+                    while len(batch) < self._max_batch:
+                        try:
+                            batch.append(self._waiting.get_nowait())
+                        except queue.Empty:
+                            break
+                    results = self._apply(conn, [item for item, _ in batch])
+            except Exception as exc:
+                self._fail(batch, exc)
+                continue
+            for (_, outcome), result in zip(batch, results, strict=True):
+                outcome.set_result(result)
 
-    def _commit(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+    def _commit_alone(self, one: tuple[Item, Future[Result]]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = self._apply(conn, [item for item, _ in batch])
+                (result,) = self._apply(conn, [one[0]])
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0][1].set_exception(exc)
-            else:  # find the culprit: each alone
-                for one in batch:
-                    self._commit([one])
+            one[1].set_exception(exc)
+        else:
+            one[1].set_result(result)
+
+    def _fail(self, batch: list[tuple[Item, Future[Result]]], exc: Exception) -> None:
+        if len(batch) == 1:
+            batch[0][1].set_exception(exc)
             return
-        for (_, outcome), result in zip(batch, results, strict=True):
-            outcome.set_result(result)
+        for one in batch:  # find the culprit: each alone
+            self._commit_alone(one)
 
 
 def apply_each(conn: Connection, writes: list[Callable[[Connection], Result]]) -> list[Result]:
