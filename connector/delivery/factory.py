@@ -11,7 +11,9 @@ from connector.delivery.worker import DeliveryWorker
 from connector.settings import Settings
 from connector.store.outbox import DeliveryQueue
 
-__all__ = ["build_worker"]
+__all__ = ["SENDER_THREADS", "build_worker"]
+
+SENDER_THREADS = 32  # concurrent deliveries per delivery loop
 
 
 def build_worker(
@@ -22,12 +24,11 @@ def build_worker(
     # worker never loses its claim, and a dead worker's claims return soon after.
     lease = 2 * settings.delivery_timeout_seconds + 10
     queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule, lease_seconds=lease)
-    worker_threads = 32
     transport = transport or guarded_transport(
         allow_private=settings.connector_allow_private_targets,
         # One kept-alive connection per sender thread, so a busy subscriber's connections
         # are reused rather than closed and re-opened (the default keeps only 20).
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=worker_threads),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=SENDER_THREADS),
     )
     sender = Sender(transport, timeout=settings.delivery_timeout_seconds)
-    return DeliveryWorker(queue, sender, concurrency=worker_threads)
+    return DeliveryWorker(queue, sender, concurrency=SENDER_THREADS)

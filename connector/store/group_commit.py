@@ -81,6 +81,8 @@ class GroupCommit(Generic[Item, Result]):
                         except queue.Empty:
                             break
                     results = self._apply(conn, [item for item, _ in batch])
+                    if len(results) != len(batch):  # never let the committer thread die
+                        raise RuntimeError(f"{len(results)} results for {len(batch)} writes")
             except Exception as exc:
                 self._fail(batch, exc)
                 continue
