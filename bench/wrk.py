@@ -11,7 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["WrkResult", "ensure_wrk", "run_wrk"]
@@ -86,7 +86,9 @@ class WrkResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
-    upstream_ms: tuple[float, ...] = ()  # Server-Timing "retell" of each answer (``once`` runs)
+    upstream_ms: tuple[float, ...] = field(
+        default=(), repr=False
+    )  # Server-Timing "retell" of each answer (``once`` runs)
 
     @property
     def rps(self) -> float:
