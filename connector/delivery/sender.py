@@ -76,12 +76,16 @@ class Sender:
 
 
 def _excerpt(response: httpx.Response) -> str:
-    """The start of the body; reading stops (and the connection is dropped) past the limit."""
+    """The start of the body as sent (never decompressed, so a small compressed reply cannot
+    expand into a large one); reading stops, and the connection is dropped, past the limit."""
     kept = b""
-    for chunk in response.iter_bytes():
-        kept += chunk
-        if len(kept) > RESPONSE_EXCERPT_BYTES:
-            break
+    try:
+        for chunk in response.iter_raw():
+            kept += chunk
+            if len(kept) > RESPONSE_EXCERPT_BYTES:
+                break
+    except httpx.StreamConsumed:  # a body already in memory (an in-process transport's)
+        kept = response.content
     return kept[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
 
 

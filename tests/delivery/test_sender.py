@@ -61,3 +61,18 @@ def test_timeouts_reach_the_transport() -> None:
 
     Sender(httpx.MockTransport(handle), timeout=7.0).send(JOB)
     assert seen[0].extensions["timeout"] == httpx.Timeout(7.0).as_dict()
+
+
+def test_a_compressed_reply_is_kept_as_sent() -> None:
+    """Reply bodies are never decompressed, so a small gzip reply cannot expand in memory."""
+    import gzip
+
+    class _Stream(httpx.SyncByteStream):  # as a network transport hands it over: unread
+        def __iter__(self) -> Iterator[bytes]:
+            yield gzip.compress(b"0" * 10_000_000)
+
+    gzip_reply = httpx.Response(200, stream=_Stream(), headers={"Content-Encoding": "gzip"})
+    sender = Sender(httpx.MockTransport(lambda _r: gzip_reply))
+    outcome = sender.send(JOB)
+    assert outcome.ok
+    assert outcome.response_body is not None and "0" * 100 not in outcome.response_body
