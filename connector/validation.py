@@ -14,7 +14,6 @@ platforms send form numbers as text and Retell would read text as a tag name.
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
 from typing import Any, Final, cast
@@ -23,7 +22,7 @@ import phonenumbers
 from jsonschema.exceptions import ValidationError
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from connector.manifest import load_schema, schema_validator
+from connector.manifest import schema_validator
 from connector.problems import FieldError, ValidationFailed
 
 __all__ = [
@@ -59,10 +58,10 @@ _TYPE_WORDS = {
 }
 
 
-@functools.cache
 def _schema(name: str) -> dict[str, Any]:
-    """A schema read once per process; shared, so only ever read here, never changed."""
-    return load_schema(name)
+    """The schema behind the cached validator: parsed once per process and shared, so it is
+    only ever read here, never changed."""
+    return cast(dict[str, Any], schema_validator(name).schema)
 
 
 def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -79,7 +80,7 @@ def test_concurrent_writes_share_commits(table: Engine) -> None:
     others = threading.Thread(target=_submit_all, args=(writes, [_insert(n) for n in range(32)]))
     others.start()
     while writes._waiting.qsize() < 32 and others.is_alive():
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     gate.set()
     first.join(10)
     others.join(30)

@@ -43,6 +43,11 @@ def _kind(prop: dict[str, Any]) -> str:
     return "json" if kind == "object" else kind
 
 
+def _label(key: str, prop: dict[str, Any]) -> str:
+    """The schema's title, else the key in words ("to_number" → "To number")."""
+    return str(prop.get("title") or key.replace("_", " ").capitalize())
+
+
 def input_fields(schema: dict[str, Any]) -> list[Field]:
     """The fields of an object schema, in the schema's order."""
     required = set(schema.get("required", []))
@@ -54,7 +59,7 @@ def input_fields(schema: dict[str, Any]) -> list[Field]:
         fields.append(
             Field(
                 key=key,
-                label=str(prop.get("title") or key.replace("_", " ").capitalize()),
+                label=_label(key, prop),
                 help=str(prop.get("description", "")),
                 kind=_kind(prop),
                 required=key in required,
@@ -81,7 +86,7 @@ def output_fields(schema: dict[str, Any], *, prefix: str = "") -> list[Field]:
         fields.append(
             Field(
                 key=name,
-                label=str(prop.get("title") or key.replace("_", " ").capitalize()),
+                label=_label(key, prop),
                 help=str(prop.get("description", "")),
                 kind=_kind(prop),
             )
