@@ -12,14 +12,16 @@ back, and so does any text with a run of 19 or more digits, which might be an in
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 __all__ = ["dumps", "loads"]
 
-_MAYBE_HUGE_INTEGER = re.compile(rb"\d{19}")
+# Digits become "1" and everything else a space, so a run of 19 digits is a plain substring
+# search (a regular expression for it costs more than parsing the whole body).
+_DIGITS_AS_ONES = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_NINETEEN_DIGITS = b"1" * 19
 
 
 def dumps(value: Any) -> str:
@@ -32,7 +34,7 @@ def dumps(value: Any) -> str:
 
 def loads(raw: bytes) -> Any:
     """Parse JSON bytes exactly as ``json.loads`` would (and fail where it fails)."""
-    if not _MAYBE_HUGE_INTEGER.search(raw):
+    if _NINETEEN_DIGITS not in raw.translate(_DIGITS_AS_ONES):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -32,6 +32,7 @@ def test_is_compact() -> None:
 TEXTS: list[tuple[str, bytes]] = [
     ("call event", b'{"event":"call_ended","call":{"call_id":"c1","duration_ms":61000}}'),
     ("integer beyond 64 bits", b'{"crm_id": 123456789012345678901234567890}'),
+    ("integer just beyond 64 bits", b"[18446744073709551616, 18446744073709551615]"),
     ("negative integer beyond 64 bits", b'{"crm_id": -98765432109876543210}'),
     ("NaN", b'{"score": NaN}'),
     ("lone surrogate escape", b'{"text": "\\ud800"}'),

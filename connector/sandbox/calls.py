@@ -13,6 +13,8 @@ import secrets
 import string
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +92,23 @@ def registered_call(req: CreateRequest) -> SandboxCall:
 
 
 class CallBook:
-    """Thread-safe storage; readers always get deep copies of call objects."""
+    """Thread-safe storage; readers always get deep copies of call objects.
 
-    def __init__(self, idempotency_ttl: float = IDEMPOTENCY_TTL_SECONDS) -> None:
+    Idempotency keys are kept oldest first, so expiring them looks only at the expired ones
+    (rebuilding the whole map on every call made each create slower than the last).
+    """
+
+    def __init__(
+        self,
+        idempotency_ttl: float = IDEMPOTENCY_TTL_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cond = threading.Condition()
         self._calls: dict[str, SandboxCall] = {}
-        self._keys: dict[str, tuple[str, float]] = {}
+        self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._ttl = idempotency_ttl
+        self._clock = clock
         self._seq = itertools.count(1)
 
     def add(
@@ -104,9 +116,10 @@ class CallBook:
     ) -> tuple[SandboxCall, bool]:
         """Store ``call``, or return the call already placed with ``idempotency_key`` (False)."""
         with self._cond:
-            now = time.monotonic()
-            self._keys = {k: v for k, v in self._keys.items() if now - v[1] < self._ttl}
-            if idempotency_key in self._keys:
+            now = self._clock()
+            while self._keys and now - next(iter(self._keys.values()))[1] >= self._ttl:
+                self._keys.popitem(last=False)
+            if idempotency_key is not None and idempotency_key in self._keys:
                 return self._calls[self._keys[idempotency_key][0]], False
             call.seq = next(self._seq)
             self._calls[call.call_id] = call

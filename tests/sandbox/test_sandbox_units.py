@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.sandbox import SandboxConfig
+from connector.sandbox.calls import CallBook, SandboxCall
 from connector.sandbox.content import transcript_fields
 from connector.sandbox.conversations import conversation
 from connector.sandbox.errors import ApiError
@@ -147,3 +148,39 @@ def test_config_rejects_impossible_values(changes: dict[str, Any]) -> None:
     """SandboxConfig refuses negative durations and an empty key."""
     with pytest.raises(ValueError):
         SandboxConfig(**changes)
+
+
+def _call(call_id: str) -> SandboxCall:
+    return SandboxCall(0, {"call_id": call_id}, script_for("+14155550009"), [])
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "same_call"),
+    [(0.0, True), (3599.9, True), (3600.0, False), (7200.0, False)],
+)
+def test_call_book_keeps_an_idempotency_key_for_one_hour(elapsed: float, same_call: bool) -> None:
+    """A repeated key finds the first call within the hour, and places a new one after it."""
+    now = [1000.0]
+    book = CallBook(clock=lambda: now[0])
+    first, created = book.add(_call("first"), "key-1")
+    now[0] += elapsed
+    again, created_again = book.add(_call("second"), "key-1")
+    assert created and created_again is not same_call
+    assert (again.call_id == first.call_id) is same_call
+
+
+def test_call_book_expires_only_the_keys_that_are_due() -> None:
+    """Expiry drops the oldest keys and keeps younger ones, whatever order they were used in."""
+    now = [0.0]
+    book = CallBook(idempotency_ttl=10.0, clock=lambda: now[0])
+    for n in range(5):
+        book.add(_call(f"c{n}"), f"key-{n}")
+        now[0] += 3.0  # key-n was added at 3n s
+    # At 15 s: key-0 (0 s) and key-1 (3 s) are due; key-2 (6 s) and later are not.
+    found = {n: book.add(_call(f"retry{n}"), f"key-{n}") for n in (4, 2, 1, 0)}
+    assert {n: created for n, (_, created) in found.items()} == {
+        4: False,
+        2: False,
+        1: True,
+        0: True,
+    }
