@@ -44,3 +44,20 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
         assert metric["value"] > 0
     assert report["mode"] == "quick" and report["machine"]["cpus"]
     assert "| P5 demo |" in result.stdout
+
+
+def test_quick_ceiling_reports_both_ceilings(tmp_path: Path) -> None:
+    """`python -m bench.ceiling --quick` measures the P1 and P2 ceilings and writes them."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (the bench installs it with apt-get as root)")
+    out = tmp_path / "ceiling.json"
+    command = [sys.executable, "-m", "bench.ceiling", "--quick", "--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(out.read_text())["metrics"]
+    assert [m["name"].split(":")[0] for m in metrics] == ["P1 ceiling", "P2 ceiling"]
+    for metric in metrics:
+        assert set(metric) >= FIELDS
+        assert metric["value"] > 0 and metric["ratio"] > 0
+        assert metric["details"]["non2xx"] == 0
