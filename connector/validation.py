@@ -14,6 +14,7 @@ platforms send form numbers as text and Retell would read text as a tag name.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from typing import Any, Final, cast
@@ -112,11 +113,13 @@ def validate_idempotency_key(value: object, *, path: str = "idempotency_key") ->
     return cast(str, value)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_e164(number: str) -> str:
     """``number`` in E.164 (+14155550123), or ValueError with a message for a no-code user.
 
     ``phonenumbers`` decides validity (any length a country uses, not a regex); letters are
     refused before it sees them, since it would read vanity numbers (1-800-FLOWERS) as digits.
+    Valid answers are remembered: a campaign dials from the same few numbers every call.
     """
     text = number.strip()
     if not text.startswith("+"):

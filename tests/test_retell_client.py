@@ -160,3 +160,41 @@ def test_key_sent_as_bearer_and_never_logged(caplog: pytest.LogCaptureFixture) -
         make_client(fake).get_call("call_abc123")
     assert fake.requests[0].headers["Authorization"] == f"Bearer {RETELL_KEY}"
     assert RETELL_KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://retell.test",
+        "https://retell.test/",
+        "https://proxy.test/retell",
+        "http://[::1]:8090/r/",
+    ],
+)
+@pytest.mark.parametrize(
+    ("call", "path"),
+    [
+        (
+            lambda client: client.create_phone_call({"to_number": "+14155550123"}),
+            "/v2/create-phone-call",
+        ),
+        (lambda client: client.list_calls({"limit": 1}), "/v3/list-calls"),
+        (lambda client: client.get_call("call_abc123"), "/v2/get-call/call_abc123"),
+    ],
+    ids=["create", "list", "get"],
+)
+def test_requests_go_where_httpx_would_send_the_path(base_url, call, path) -> None:  # type: ignore[no-untyped-def]
+    """Pre-merged hot paths reach exactly the URL httpx builds from the base URL and path."""
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={"call_id": "call_abc123", "items": []})
+
+    client = RetellClient(
+        api_key=RETELL_KEY, base_url=base_url, transport=httpx.MockTransport(handler)
+    )
+    call(client)
+    expected = httpx.Client(base_url=base_url).build_request("GET", path).url
+    assert seen == [expected]
+    assert str(expected).endswith(path) and str(expected).startswith(base_url.rstrip("/"))

@@ -40,6 +40,7 @@ CONNECTOR_TAG = "retell_connector_request_id"
 _TRANSIENT = (RetellRateLimited, RetellServerError, RetellTransportError)
 _MAX_PAGES = 100
 _PAGE_SIZE = 1000
+_HOT_PATHS = ("/v2/create-phone-call", "/v3/list-calls")
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -75,6 +76,13 @@ class RetellClient:
             transport=transport,
             follow_redirects=False,
         )
+        # Merging a relative path into the base URL costs httpx ~0.1 ms per request; the
+        # fixed paths of a campaign's hot loop are merged once, exactly as httpx would.
+        self._merged = {path: self._merge(path) for path in _HOT_PATHS}
+
+    def _merge(self, path: str) -> httpx.URL:
+        base = self._http.base_url
+        return base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode("ascii"))
 
     def close(self) -> None:
         self._http.close()
@@ -174,7 +182,7 @@ class RetellClient:
         """One request; a success response, or the mapped error (never raised from here)."""
         begun = time.perf_counter()
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.request(method, self._merged.get(path, path), **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return RetellConnectError(f"could not connect to Retell ({type(exc).__name__})")
         except httpx.TimeoutException:
