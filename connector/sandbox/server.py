@@ -72,19 +72,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def serve_sandbox(
-    config: SandboxConfig | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8090,
-    *,
-    quiet: bool = False,
+    config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 8090
 ) -> None:
-    """Serve the sandbox until Ctrl-C or SIGTERM, printing where it listens (and, unless
-    ``quiet``, every request)."""
+    """Serve the sandbox until Ctrl-C or SIGTERM, printing where it listens."""
     config = config or SandboxConfig()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
-        with SandboxServer(config, host=host, port=port, quiet=quiet) as server:
+        with SandboxServer(config, host=host, port=port, quiet=False) as server:
             hooks = config.webhook_url or "off"
             print(
                 f"Retell sandbox listening on {server.url} (API key: {config.api_key}; "
