@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from bench import run
 from bench.metrics import Metric, Size, _checked, _median
 from bench.procs import Process
 from bench.servers import fresh_database
@@ -50,8 +51,6 @@ from connector.store.engine import create_store_engine
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ceiling.json"
-FULL = Size(rounds=3, seconds=8, events=5_000, paced_events=0, memory_steps=(0, 0))
-QUICK = Size(rounds=1, seconds=3, events=600, paced_events=0, memory_steps=(0, 0))
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _INSERT = (
@@ -184,13 +183,13 @@ def _proxy_ceiling(size: Size) -> Metric:
     upstream = ["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]
     for _ in range(size.rounds):
         calls: list[tuple[dict[str, str], str]] = [
-            ({}, body) for _headers, body in create_call_requests(size.events)
+            ({}, body) for _headers, body in create_call_requests(size.calls)
         ]
         with Process(upstream) as up:
             url = f"{up.url}/v2/create-phone-call"
             auth = [({"Authorization": f"Bearer {RETELL_KEY}"}, body) for _, body in calls]
             direct.append(run_wrk(url, auth, connections=64, seconds=size.seconds))
-        calls = [({}, body) for _headers, body in create_call_requests(size.events)]
+        calls = [({}, body) for _headers, body in create_call_requests(size.calls)]
         with (
             Process(upstream) as up,
             Process(
@@ -220,10 +219,8 @@ def _proxy_ceiling(size: Size) -> Metric:
 
 
 def _measure(quick: bool, out: Path) -> int:
-    from bench.run import _table
-
     ensure_wrk()
-    size = QUICK if quick else FULL
+    size = run.QUICK if quick else run.FULL
     started = time.monotonic()
     metrics = [_ingest_ceiling(size), _proxy_ceiling(size)]
     report = {
@@ -235,7 +232,7 @@ def _measure(quick: bool, out: Path) -> int:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(_table(metrics))
+    print(run._table(metrics))
     print(f"\n{len(metrics)} ceilings in {report['seconds']} s; written to {out}")
     return 0
 

@@ -38,6 +38,8 @@ class Size:
     rounds: int
     seconds: float
     events: int
+    calls: int
+    fanout_events: int  # P3 with ten subscribers: ten deliveries each
     paced_events: int
     memory_steps: tuple[int, int]
 
@@ -119,7 +121,7 @@ def p2_action_proxy(size: Size) -> Metric:
         # A fresh upstream each round: the sandbox keeps every call it created, and a Python
         # process holding tens of thousands of them answers more slowly (garbage collection).
         with Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]) as up:
-            calls = create_call_requests(size.events)
+            calls = create_call_requests(size.calls)
             raw = [({"Authorization": "Bearer sandbox-key"}, body) for _headers, body in calls]
             direct.append(
                 run_wrk(f"{up.url}/v2/create-phone-call", raw, connections=64, seconds=size.seconds)
@@ -128,7 +130,7 @@ def p2_action_proxy(size: Size) -> Metric:
             Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]) as up,
             connector(fresh_database(None), retell_base_url=up.url) as server,
         ):
-            calls = create_call_requests(size.events)
+            calls = create_call_requests(size.calls)
             result = run_wrk(
                 f"{server.url}/v1/actions/create-phone-call",
                 calls,
@@ -226,7 +228,7 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
     with connector(database, deliver=False) as server:
         for _ in range(subscribers):
             subscribe(server, f"{receiver.process.url}/hook")
-        burst = signed_events(size.events, tag="p3b")
+        burst = signed_events(size.events if subscribers == 1 else size.fanout_events, tag="p3b")
         url = f"{server.url}/v1/webhooks/retell"
         wrk = run_wrk(url, burst, connections=16, seconds=ONCE_CAP_SECONDS, once=True)
         _checked(wrk, len(burst))
