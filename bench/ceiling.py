@@ -66,32 +66,37 @@ class _SqliteGroupCommit:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._writer = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._waiting: list[list[Any]] = []  # [row, committed]
+        self._waiting: list[list[Any]] = []  # [row, outcome]: None, True or the error
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
     def commit(self, row: tuple[Any, ...]) -> None:
-        mine = [row, False]
+        mine: list[Any] = [row, None]
         with self._queue_lock:
             self._waiting.append(mine)
         with self._commit_lock:
-            if mine[1]:
-                return
-            with self._queue_lock:
-                batch, self._waiting = self._waiting, []
-            fcntl.flock(self._writer, fcntl.LOCK_EX)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(_INSERT, [entry[0] for entry in batch])
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            finally:
-                fcntl.flock(self._writer, fcntl.LOCK_UN)
-            for entry in batch:
-                entry[1] = True
+            if mine[1] is None:
+                with self._queue_lock:
+                    batch, self._waiting = self._waiting, []
+                self._commit_batch(batch)
+        if mine[1] is not True:
+            raise RuntimeError("the write failed") from mine[1]
+
+    def _commit_batch(self, batch: list[list[Any]]) -> None:
+        fcntl.flock(self._writer, fcntl.LOCK_EX)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(_INSERT, [entry[0] for entry in batch])
+            self._db.execute("COMMIT")
+            outcome: Any = True
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            outcome = exc
+        finally:
+            fcntl.flock(self._writer, fcntl.LOCK_UN)
+        for entry in batch:
+            entry[1] = outcome
 
 
 def ingest_app(database: str) -> Wsgi:

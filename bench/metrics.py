@@ -118,8 +118,8 @@ def p2_action_proxy(size: Size) -> Metric:
     ours: list[WrkResult] = []
     direct: list[WrkResult] = []
     for _ in range(size.rounds):
-        # A fresh upstream each round: the sandbox keeps every call it created, and a Python
-        # process holding tens of thousands of them answers more slowly (garbage collection).
+        # A fresh upstream each round, so that every round starts alike: the sandbox keeps
+        # every call it created.
         with Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]) as up:
             calls = create_call_requests(size.calls)
             raw = [({"Authorization": "Bearer sandbox-key"}, body) for _headers, body in calls]
