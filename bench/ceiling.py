@@ -37,11 +37,21 @@ from typing import Any
 import httpx
 
 from bench import run
-from bench.metrics import Metric, Size, _checked, _median
+from bench.metrics import (
+    P2_IDEAL_RPS,
+    Metric,
+    Size,
+    bare_endpoint_round,
+    direct_upstream_round,
+    median,
+    run_once,
+    stored_events,
+    upstream,
+)
 from bench.procs import Process
 from bench.servers import fresh_database
 from bench.workload import RETELL_KEY, create_call_requests, signed_events
-from bench.wrk import WrkResult, ensure_wrk, run_wrk
+from bench.wrk import WrkResult, ensure_wrk
 from connector import jsontext
 from connector.events import build_event, dedupe_key
 from connector.retell.signature import verify
@@ -153,23 +163,18 @@ def _ingest_ceiling(size: Size) -> Metric:
     ceiling: list[WrkResult] = []
     bare: list[WrkResult] = []
     for round_ in range(size.rounds):
-        events = signed_events(size.events, tag=f"cb{round_}")
-        with Process(["-m", "bench.baseline", "--port", "{port}"]) as base:
-            url = f"{base.url}/v1/webhooks/retell"
-            bare.append(run_wrk(url, events, connections=16, seconds=size.seconds))
+        bare.append(bare_endpoint_round(size, tag=f"cb{round_}"))
         events = signed_events(size.events, tag=f"cc{round_}")
         database_url = fresh_database(None)
         create_store_engine(database_url).dispose()  # the connector's tables, in WAL mode
         database = database_url.removeprefix("sqlite:///")
         args = ["-m", "bench.ceiling", "serve-ingest", "--port", "{port}", "--database", database]
         with Process(args) as server:
-            url = f"{server.url}/v1/webhooks/retell"
-            result = run_wrk(url, events, connections=16, seconds=300, once=True)
-            ceiling.append(_checked(result, len(events)))
-        stored = sqlite3.connect(database).execute("SELECT count(*) FROM connector_events")
-        if stored.fetchone()[0] < ceiling[-1].requests - ceiling[-1].non2xx:
+            result = run_once(f"{server.url}/v1/webhooks/retell", events, connections=16)
+        ceiling.append(result)
+        if stored_events(database_url) < result.requests - result.non2xx:
             raise RuntimeError("the ingest ceiling acknowledged events it did not store")
-    rps, base_rps = _median([r.rps for r in ceiling]), _median([r.rps for r in bare])
+    rps, base_rps = median([r.rps for r in ceiling]), median([r.rps for r in bare])
     return Metric(
         "P1 ceiling: verify, parse, build, commit (raw WSGI + sqlite3)",
         rps,
@@ -178,47 +183,38 @@ def _ingest_ceiling(size: Size) -> Metric:
         rps / base_rps,
         "P1's ratio goal ≥ 0.80",
         rps / base_rps >= 0.80,
-        {"p50_ms": _median([r.p50_ms for r in ceiling]), "non2xx": sum(r.non2xx for r in ceiling)},
+        {"p50_ms": median([r.p50_ms for r in ceiling]), "non2xx": sum(r.non2xx for r in ceiling)},
     )
 
 
 def _proxy_ceiling(size: Size) -> Metric:
     ceiling: list[WrkResult] = []
     direct: list[WrkResult] = []
-    upstream = ["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]
     for _ in range(size.rounds):
+        direct.append(direct_upstream_round(size))
+        # No connector token: the proxy adds the upstream's key itself.
         calls: list[tuple[dict[str, str], str]] = [
             ({}, body) for _headers, body in create_call_requests(size.calls)
         ]
-        with Process(upstream) as up:
-            url = f"{up.url}/v2/create-phone-call"
-            auth = [({"Authorization": f"Bearer {RETELL_KEY}"}, body) for _, body in calls]
-            direct.append(run_wrk(url, auth, connections=64, seconds=size.seconds))
-        calls = [({}, body) for _headers, body in create_call_requests(size.calls)]
-        with (
-            Process(upstream) as up,
-            Process(
-                ["-m", "bench.ceiling", "serve-proxy", "--port", "{port}", "--upstream", up.url]
-            ) as server,
-        ):
-            url = f"{server.url}/v1/actions/create-phone-call"
-            result = run_wrk(url, calls, connections=64, seconds=300, once=True)
-            ceiling.append(_checked(result, len(calls)))
-    ideal = 64 / 0.1
-    rps = _median([r.rps for r in ceiling])
+        with upstream() as up:
+            proxy = ["-m", "bench.ceiling", "serve-proxy", "--port", "{port}", "--upstream", up.url]
+            with Process(proxy) as server:
+                url = f"{server.url}/v1/actions/create-phone-call"
+                ceiling.append(run_once(url, calls, connections=64))
+    rps, direct_rps = median([r.rps for r in ceiling]), median([r.rps for r in direct])
     return Metric(
         "P2 ceiling: pass-through proxy (raw WSGI + httpx)",
         rps,
         "req/s",
-        ideal,
-        rps / ideal,
+        P2_IDEAL_RPS,
+        rps / P2_IDEAL_RPS,
         "P2's ratio goal ≥ 0.85",
-        rps / ideal >= 0.85,
+        rps / P2_IDEAL_RPS >= 0.85,
         {
-            "p50_ms": _median([r.p50_ms for r in ceiling]),
+            "p50_ms": median([r.p50_ms for r in ceiling]),
             "non2xx": sum(r.non2xx for r in ceiling),
-            "upstream_direct_rps": _median([r.rps for r in direct]),
-            "upstream_direct_ratio": _median([r.rps for r in direct]) / ideal,
+            "upstream_direct_rps": direct_rps,
+            "upstream_direct_ratio": direct_rps / P2_IDEAL_RPS,
         },
     )
 
@@ -237,7 +233,7 @@ def _measure(quick: bool, out: Path) -> int:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(run._table(metrics))
+    print(run.table(metrics))
     print(f"\n{len(metrics)} ceilings in {report['seconds']} s; written to {out}")
     return 0
 

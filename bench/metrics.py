@@ -18,17 +18,28 @@ from sqlalchemy import func, select
 
 from bench.procs import Process
 from bench.servers import connector, fresh_database, subscribe, worker
-from bench.workload import create_call_requests, signed_events
+from bench.workload import RETELL_KEY, create_call_requests, signed_events
 from bench.wrk import WrkResult, run_wrk
 from connector.store.engine import create_store_engine
 from connector.store.outbox import DeliveryQueue
 from connector.store.tables import events
 
-__all__ = ["Metric", "Size"]
+__all__ = [
+    "P2_IDEAL_RPS",
+    "Metric",
+    "Size",
+    "bare_endpoint_round",
+    "direct_upstream_round",
+    "median",
+    "run_once",
+    "stored_events",
+    "upstream",
+]
 
 # A run that sends every distinct request once ends when the last is answered; this only
 # bounds a run that hangs (the rate is always taken over the span actually used).
 ONCE_CAP_SECONDS = 300
+P2_IDEAL_RPS = 64 / 0.1  # 64 connections, each answered after exactly 100 ms
 
 
 @dataclass(frozen=True)
@@ -59,14 +70,38 @@ class Metric:
         return asdict(self)
 
 
-def _median(values: list[float]) -> float:
+def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def _checked(result: WrkResult, supplied: int) -> WrkResult:
-    if result.requests > supplied:
-        raise RuntimeError(f"{result.requests} requests but only {supplied} distinct bodies")
+def run_once(url: str, lines: list[tuple[dict[str, str], str]], *, connections: int) -> WrkResult:
+    """Every line sent once (never a body twice), timed until the last is answered."""
+    result = run_wrk(url, lines, connections=connections, seconds=ONCE_CAP_SECONDS, once=True)
+    if result.requests > len(lines):
+        raise RuntimeError(f"{result.requests} requests but only {len(lines)} distinct bodies")
     return result
+
+
+def bare_endpoint_round(size: Size, tag: str) -> WrkResult:
+    """P1's baseline: the bare Flask 204 endpoint under the connector's gunicorn options."""
+    events = signed_events(size.events, tag=tag)
+    with Process(["-m", "bench.baseline", "--port", "{port}"]) as base:
+        # The bare endpoint keeps nothing, so it may see a body twice; ours never does.
+        url = f"{base.url}/v1/webhooks/retell"
+        return run_wrk(url, events, connections=16, seconds=size.seconds)
+
+
+def upstream() -> Process:
+    """A fresh P2 upstream (the sandbox answering after 100 ms)."""
+    return Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"])
+
+
+def direct_upstream_round(size: Size) -> WrkResult:
+    """The P2 upstream answered directly by wrk, with nothing in between."""
+    calls = create_call_requests(size.calls)
+    with upstream() as up:
+        raw = [({"Authorization": f"Bearer {RETELL_KEY}"}, body) for _headers, body in calls]
+        return run_wrk(f"{up.url}/v2/create-phone-call", raw, connections=64, seconds=size.seconds)
 
 
 def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
@@ -75,26 +110,12 @@ def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
     ours: list[WrkResult] = []
     bare: list[WrkResult] = []
     for round_ in range(size.rounds):  # interleaved: baseline, candidate, baseline, ...
-        events = signed_events(size.events, tag=f"p1b{round_}")
-        with Process(["-m", "bench.baseline", "--port", "{port}"]) as base:
-            # The bare endpoint keeps nothing, so it may see a body twice; ours never does.
-            bare.append(
-                run_wrk(
-                    f"{base.url}/v1/webhooks/retell", events, connections=16, seconds=size.seconds
-                )
-            )
+        bare.append(bare_endpoint_round(size, tag=f"p1b{round_}"))
         events = signed_events(size.events, tag=f"p1c{round_}")
         with connector(fresh_database(postgres_url)) as server:
-            result = run_wrk(
-                f"{server.url}/v1/webhooks/retell",
-                events,
-                connections=16,
-                seconds=ONCE_CAP_SECONDS,
-                once=True,
-            )
-            ours.append(_checked(result, len(events)))
-    rps, base_rps = _median([r.rps for r in ours]), _median([r.rps for r in bare])
-    p99 = _median([r.p99_ms for r in ours])
+            ours.append(run_once(f"{server.url}/v1/webhooks/retell", events, connections=16))
+    rps, base_rps = median([r.rps for r in ours]), median([r.rps for r in bare])
+    p99 = median([r.p99_ms for r in ours])
     ratio = rps / base_rps
     return Metric(
         f"P1 ingest ({label})",
@@ -105,10 +126,10 @@ def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
         "ratio ≥ 0.80; p99 ≤ 100 ms",
         ratio >= 0.80 and p99 <= 100,
         {
-            "p50_ms": _median([r.p50_ms for r in ours]),
+            "p50_ms": median([r.p50_ms for r in ours]),
             "p99_ms": p99,
             "errors": sum(r.errors + r.non2xx for r in ours),
-            "baseline_p50_ms": _median([r.p50_ms for r in bare]),
+            "baseline_p50_ms": median([r.p50_ms for r in bare]),
         },
     )
 
@@ -120,51 +141,39 @@ def p2_action_proxy(size: Size) -> Metric:
     for _ in range(size.rounds):
         # A fresh upstream each round, so that every round starts alike: the sandbox keeps
         # every call it created.
-        with Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]) as up:
-            calls = create_call_requests(size.calls)
-            raw = [({"Authorization": "Bearer sandbox-key"}, body) for _headers, body in calls]
-            direct.append(
-                run_wrk(f"{up.url}/v2/create-phone-call", raw, connections=64, seconds=size.seconds)
-            )
+        direct.append(direct_upstream_round(size))
         with (
-            Process(["-m", "bench.upstream", "--port", "{port}", "--latency-ms", "100"]) as up,
+            upstream() as up,
             connector(fresh_database(None), retell_base_url=up.url) as server,
         ):
             calls = create_call_requests(size.calls)
-            result = run_wrk(
-                f"{server.url}/v1/actions/create-phone-call",
-                calls,
-                connections=64,
-                seconds=ONCE_CAP_SECONDS,
-                once=True,
-            )
-            ours.append(_checked(result, len(calls)))
-    ideal = 64 / 0.1
-    rps = _median([r.rps for r in ours])
+            url = f"{server.url}/v1/actions/create-phone-call"
+            ours.append(run_once(url, calls, connections=64))
+    rps = median([r.rps for r in ours])
     if any(not r.upstream_ms for r in ours):
         raise RuntimeError("the connector's answers carried no Server-Timing")
     # Added latency: the connector's latency minus the upstream's, both from the same
     # requests of the same run (Server-Timing), since the upstream slows down when it
     # shares the two cores with the connector.
     upstream_p50 = [_percentile(list(r.upstream_ms), 0.5) for r in ours]
-    added_p50 = _median([r.p50_ms - up for r, up in zip(ours, upstream_p50, strict=True)])
-    added_p99 = _median([r.p99_ms - _percentile(list(r.upstream_ms), 0.99) for r in ours])
-    ratio = rps / ideal
+    added_p50 = median([r.p50_ms - up for r, up in zip(ours, upstream_p50, strict=True)])
+    added_p99 = median([r.p99_ms - _percentile(list(r.upstream_ms), 0.99) for r in ours])
+    ratio = rps / P2_IDEAL_RPS
     return Metric(
         "P2 action proxy",
         rps,
         "req/s",
-        ideal,
+        P2_IDEAL_RPS,
         ratio,
         "ratio ≥ 0.85; added p50 ≤ 5 ms",
         ratio >= 0.85 and added_p50 <= 5,
         {
             "added_p50_ms": added_p50,
             "added_p99_ms": added_p99,
-            "upstream_in_run_p50_ms": _median(upstream_p50),
-            "connector_p50_ms": _median([r.p50_ms for r in ours]),
-            "upstream_direct_rps": _median([r.rps for r in direct]),
-            "upstream_p50_ms": _median([r.p50_ms for r in direct]),
+            "upstream_in_run_p50_ms": median(upstream_p50),
+            "connector_p50_ms": median([r.p50_ms for r in ours]),
+            "upstream_direct_rps": median([r.rps for r in direct]),
+            "upstream_p50_ms": median([r.p50_ms for r in direct]),
             "errors": sum(r.errors + r.non2xx for r in ours),
         },
     )
@@ -196,7 +205,8 @@ def _wait_for_deliveries(database_url: str, timeout: float) -> None:
         engine.dispose()
 
 
-def _stored_events(database_url: str) -> int:
+def stored_events(database_url: str) -> int:
+    """How many events the store holds (read straight from it, not through the API)."""
     engine = create_store_engine(database_url, create_tables=False)
     try:
         with engine.connect() as conn:
@@ -230,9 +240,8 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
             subscribe(server, f"{receiver.process.url}/hook")
         burst = signed_events(size.events if subscribers == 1 else size.fanout_events, tag="p3b")
         url = f"{server.url}/v1/webhooks/retell"
-        wrk = run_wrk(url, burst, connections=16, seconds=ONCE_CAP_SECONDS, once=True)
-        _checked(wrk, len(burst))
-    accepted = _stored_events(database)  # including any answered after wrk stopped counting
+        run_once(url, burst, connections=16)
+    accepted = stored_events(database)  # including any answered after wrk stopped counting
     started = time.time()
     workers = [worker(database), worker(database)]
     try:
@@ -285,13 +294,7 @@ def p4_memory(size: Size) -> Metric:
         for target in size.memory_steps:
             while sent < target:
                 batch = signed_events(min(10_000, target - sent), tag=f"p4{sent}")
-                run_wrk(
-                    f"{server.url}/v1/webhooks/retell",
-                    batch,
-                    connections=16,
-                    seconds=ONCE_CAP_SECONDS,
-                    once=True,
-                )
+                run_once(f"{server.url}/v1/webhooks/retell", batch, connections=16)
                 sent += len(batch)
             _wait_for_deliveries(database, 600)
             readings[target] = server.rss_mib

@@ -62,7 +62,7 @@ def _plan(size: Size, postgres_url: str | None) -> list[tuple[str, Callable[[], 
     return plan
 
 
-def _table(metrics: list[Metric]) -> str:
+def table(metrics: list[Metric]) -> str:
     rows = [
         "| metric | value | baseline | ratio | goal | pass | details |",
         "|---|---|---|---|---|---|---|",
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for metric_id, measure in _plan(size, postgres_url):
         if not wanted or metric_id in wanted:
             metrics.append(measure())
-            print(_table(metrics[-1:]).splitlines()[-1], flush=True)
+            print(table(metrics[-1:]).splitlines()[-1], flush=True)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
@@ -112,6 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print()
-    print(_table(metrics))
+    print(table(metrics))
     print(f"\n{len(metrics)} metrics in {report['seconds']} s; written to {args.out}")
     return 0

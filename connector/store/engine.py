@@ -14,12 +14,14 @@ import fcntl
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Column, Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.url import make_url
 
 from connector.store.tables import metadata
 
-__all__ = ["create_store_engine"]
+__all__ = ["InsertIfNew", "create_store_engine"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -74,6 +76,26 @@ def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:
 
     event.listen(engine, "commit", _unlock)
     event.listen(engine, "rollback", _unlock)
+
+
+class InsertIfNew:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING <column>``, built once for each backend.
+
+    RETURNING, not rowcount, tells which rows were new: drivers disagree on rowcount for
+    ``ON CONFLICT DO NOTHING``.
+    """
+
+    def __init__(self, table: Table, returning: Column[Any]) -> None:
+        self._by_backend = {
+            postgres: (pg_insert if postgres else sqlite_insert)(table)
+            .on_conflict_do_nothing()
+            .returning(returning)
+            for postgres in (False, True)
+        }
+
+    def on(self, conn: Connection) -> Insert:
+        """The statement in ``conn``'s dialect."""
+        return self._by_backend[conn.dialect.name == "postgresql"]
 
 
 def create_store_engine(url: str, *, create_tables: bool = True) -> Engine:

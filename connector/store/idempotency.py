@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from connector.problems import IdempotencyConflict, IdempotencyKeyReused, Problem
+from connector.store.engine import InsertIfNew
 from connector.store.group_commit import GroupCommit, apply_each
 from connector.store.tables import idempotency_keys as keys
 
@@ -30,14 +29,8 @@ __all__ = ["Claim", "IdempotencyStore"]
 DAY = 86_400.0
 PURGE_EVERY_SECONDS = 3600.0
 
-# The two statements every call runs, built once (keyed by "is PostgreSQL" for the insert).
-# RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-_INSERT_NEW = {
-    postgres: (pg_insert if postgres else sqlite_insert)(keys)
-    .on_conflict_do_nothing()
-    .returning(keys.c.key)
-    for postgres in (False, True)
-}
+# The two statements every call runs, built once.
+_INSERT_NEW = InsertIfNew(keys, keys.c.key)
 _COMPLETE = (
     update(keys)
     .where(keys.c.scope == bindparam("b_scope"), keys.c.key == bindparam("b_key"))
@@ -170,8 +163,7 @@ class IdempotencyStore:
             return int(result.rowcount or 0)
 
     def _insert_new(self, conn: Connection, values: dict[str, Any]) -> bool:
-        statement = _INSERT_NEW[conn.dialect.name == "postgresql"]
-        return conn.execute(statement, values).first() is not None
+        return conn.execute(_INSERT_NEW.on(conn), values).first() is not None
 
     @staticmethod
     def _update(conn: Connection, scope: str, key: str, **values: Any) -> None:

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from connector import jsontext
 from connector.events import build_event, dedupe_key
+from connector.store.engine import InsertIfNew
 from connector.store.group_commit import GroupCommit
 from connector.store.subscriptions import Subscription
 from connector.store.tables import deliveries, events, subscriptions
@@ -30,13 +29,7 @@ from connector.store.tables import deliveries, events, subscriptions
 __all__ = ["Accepted", "EventInbox"]
 
 _ACTIVE = select(subscriptions).where(subscriptions.c.status == "active")
-# Built once (keyed by "is PostgreSQL"): executed for a whole batch, skipping known events.
-_INSERT_NEW = {
-    postgres: (pg_insert if postgres else sqlite_insert)(events)
-    .on_conflict_do_nothing()
-    .returning(events.c.id)
-    for postgres in (False, True)
-}
+_INSERT_NEW = InsertIfNew(events, events.c.id)  # for a whole batch, skipping known events
 
 
 @dataclass(frozen=True)
@@ -90,9 +83,7 @@ def _store_events(conn: Connection, rows: list[dict[str, Any]]) -> list[Accepted
     first: dict[str, dict[str, Any]] = {}  # the first of any same-id events in this batch
     for row in rows:
         first.setdefault(row["id"], row)
-    stored = set(
-        conn.execute(_INSERT_NEW[conn.dialect.name == "postgresql"], list(first.values())).scalars()
-    )
+    stored = set(conn.execute(_INSERT_NEW.on(conn), list(first.values())).scalars())
     active = [Subscription.from_row(sub) for sub in conn.execute(_ACTIVE)] if stored else []
     outcomes, queued = [], []
     for row in rows:
