@@ -7,58 +7,30 @@ tests inject a Retell transport or a prepared engine instead of monkeypatching.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from sqlalchemy import Engine
 
 from connector.calls import CallService
 from connector.delivery.factory import build_worker
-from connector.delivery.worker import DeliveryWorker
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
 from connector.retell import timing as retell_timing
 from connector.retell.client import RetellClient
 from connector.retell.retry import RetryPolicy
+from connector.services import Services
 from connector.settings import Settings, load_settings
 from connector.store.delivery_log import DeliveryLog
 from connector.store.engine import create_store_engine
 from connector.store.idempotency import IdempotencyStore
 from connector.store.inbox import EventInbox
-from connector.store.outbox import DeliveryQueue
 from connector.store.subscriptions import SubscriptionStore
 
-__all__ = ["Services", "create_app", "services"]
+__all__ = ["create_app"]
 
 MAX_REQUEST_BYTES = 1024 * 1024
-
-
-@dataclass
-class Services:
-    """Everything a request handler needs, built once per process."""
-
-    settings: Settings
-    engine: Engine
-    retell: RetellClient
-    calls: CallService
-    idempotency: IdempotencyStore
-    inbox: EventInbox
-    subscriptions: SubscriptionStore
-    queue: DeliveryQueue
-    delivery_log: DeliveryLog
-    worker: DeliveryWorker
-
-    def wake_delivery(self) -> None:
-        """Tell this process's delivery loop that new work is due (others poll)."""
-        self.worker.wake()
-
-
-def services() -> Services:
-    """The current app's services (inside a request or app context)."""
-    found: Services = current_app.extensions["connector"]
-    return found
 
 
 def create_app(

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, g, request
 
 from connector.api.auth import protect
 from connector.api.body import json_body
-from connector.app import services
 from connector.metrics import RETELL_CALLS
 from connector.problems import CallOutcomeUnknown, FieldError, Problem, ValidationFailed
+from connector.services import services
 from connector.validation import validate_create_phone_call, validate_idempotency_key
 
 __all__ = ["bp"]

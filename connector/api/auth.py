@@ -11,8 +11,8 @@ import hmac
 
 from flask import Blueprint, g, request
 
-from connector.app import services
 from connector.problems import Unauthenticated
+from connector.services import services
 
 __all__ = ["protect"]
 

@@ -8,8 +8,8 @@ from flask import Blueprint, g, request
 
 from connector.api.auth import protect
 from connector.api.params import limit_arg
-from connector.app import services
 from connector.problems import FieldError, NotFound, ReplayConflict, ValidationFailed
+from connector.services import services
 
 __all__ = ["bp"]
 

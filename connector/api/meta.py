@@ -11,9 +11,9 @@ from sqlalchemy import text
 from connector import manifest, metrics
 from connector.api.auth import protect
 from connector.api.urls import public_base_url
-from connector.app import services
-from connector.platforms import openapi
+from connector.platforms.openapi import document as openapi
 from connector.problems import NotFound, NotReady
+from connector.services import services
 
 __all__ = ["bp", "me_bp"]
 

@@ -8,7 +8,7 @@ import phonenumbers
 from flask import Blueprint
 
 from connector.api.auth import protect
-from connector.app import services
+from connector.services import services
 
 __all__ = ["agent_options", "bp", "phone_number_options"]
 

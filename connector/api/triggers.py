@@ -10,12 +10,12 @@ from connector.api.auth import protect
 from connector.api.body import json_body
 from connector.api.params import limit_arg
 from connector.api.urls import public_base_url
-from connector.app import services
 from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS
 from connector.polling import poll_call_events
 from connector.problems import FieldError, NotFound, ValidationFailed
 from connector.samples import sample_events
+from connector.services import services
 from connector.validation import validate_object
 
 __all__ = ["bp"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import request
 
-from connector.app import services
+from connector.services import services
 
 __all__ = ["public_base_url"]
 

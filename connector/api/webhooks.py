@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from connector import jsontext
-from connector.app import services
 from connector.problems import FieldError, InvalidSignature, MalformedBody, PayloadTooLarge
 from connector.retell.signature import SignatureError, verify
+from connector.services import services
 
 __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
 

@@ -1,8 +1,11 @@
 """Platform exporters: the manifest and schemas turned into each platform's native artefact.
 
-Each exporter module has ``export(source: ConnectorSource, out: Path) -> list[Path]`` and
-reads nothing but the manifest and schemas (``ConnectorSource``), so a change to the
-connector's description reaches every platform without platform-specific hand edits.
+One subpackage per platform (``zapier/``, ``n8n/``, ``make/``, ``power_automate/``,
+``openapi/``) around the shared field model (``source.py``: the manifest and schemas as read;
+``fields.py``: a neutral field list; ``schema.py``: JSON Schema walking and naming). Each
+subpackage exports ``export(source: ConnectorSource, out: Path) -> list[Path]`` and reads
+nothing but the manifest and schemas, so a change to the connector's description reaches
+every platform without platform-specific hand edits.
 """
 
 from __future__ import annotations

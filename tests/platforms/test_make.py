@@ -19,7 +19,7 @@ import pytest
 from connector import manifest as manifest_module
 from connector.platforms import export, load_source
 from connector.platforms.fields import input_fields, output_fields
-from connector.platforms.make import ERROR_TYPES, MAKECOMAPP, TARGET_FIELD
+from connector.platforms.make.app import ERROR_TYPES, MAKECOMAPP, TARGET_FIELD
 from connector.platforms.source import ConnectorSource
 
 Doc = dict[str, Any]

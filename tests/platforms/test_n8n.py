@@ -21,15 +21,15 @@ from connector.app import create_app
 from connector.loopback import LoopbackServer
 from connector.platforms import export
 from connector.platforms.fields import input_fields
-from connector.platforms.n8n import EXAMPLE, example_workflow, package_files
-from connector.platforms.n8n_js import Js
-from connector.platforms.n8n_nodes import (
+from connector.platforms.n8n.js import Js
+from connector.platforms.n8n.nodes import (
     ADDITIONAL_FIELDS,
     Names,
     action_node,
     credentials_type,
     trigger_node,
 )
+from connector.platforms.n8n.package import EXAMPLE, example_workflow, package_files
 from connector.platforms.source import ConnectorSource, load_source
 from connector.samples import sample_events
 from tests.conftest import AUTH, TOKEN, FakeRetell, make_settings

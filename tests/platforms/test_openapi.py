@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from connector.app import create_app
 from connector.loopback import LoopbackServer
 from connector.platforms import export, load_source
-from connector.platforms.openapi import document
+from connector.platforms.openapi.document import document
 from connector.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import TOKEN, make_settings
 

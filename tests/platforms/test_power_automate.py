@@ -26,7 +26,7 @@ from referencing.exceptions import Unresolvable
 
 from connector.platforms import export, load_source
 from connector.platforms.fields import input_fields
-from connector.platforms.power_automate import API_DEFINITION, API_PROPERTIES
+from connector.platforms.power_automate.connector import API_DEFINITION, API_PROPERTIES
 from connector.samples import sample_events
 
 Doc = dict[str, Any]

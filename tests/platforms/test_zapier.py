@@ -18,7 +18,7 @@ from connector.app import create_app
 from connector.loopback import LoopbackServer
 from connector.platforms import export, load_source
 from connector.platforms.source import ConnectorSource
-from connector.platforms.zapier import CORE_VERSION, app_definition
+from connector.platforms.zapier.app import CORE_VERSION, app_definition
 from connector.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import TOKEN, make_settings
 from tests.platforms.conftest import run_node

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from connector.app import Services
+from connector.services import Services
 from tests.conftest import AUTH
 from tests.subscriber import Reply, Subscriber
 from tests.trigger.test_ingest import post_event, retell_body

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from retell.lib import webhook_auth
 from sqlalchemy import func, select
 
-from connector.app import services
+from connector.services import services
 from connector.store.tables import deliveries, events
 from tests.conftest import AUTH, RETELL_KEY, sample_call
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.platforms.fields import Field, input_fields
-from connector.platforms.make_helpers import body_expression, input_parameter, interface
-from connector.platforms.schema_helpers import camel, kebab, pascal, sample
+from connector.platforms.make.interface import body_expression, input_parameter, interface
+from connector.platforms.schema import camel, kebab, pascal, sample
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["ERROR_TYPES", "MAKECOMAPP", "TARGET_FIELD", "app_files", "export"]

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from connector.platforms.power_automate_helpers import SwaggerSchemas
-from connector.platforms.schema_helpers import pascal
+from connector.platforms.power_automate.swagger import SwaggerSchemas
+from connector.platforms.schema import pascal
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["API_DEFINITION", "API_PROPERTIES", "api_definition", "api_properties", "export"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.platforms.fields import Field, input_fields
-from connector.platforms.n8n_js import Js, js_string
+from connector.platforms.n8n.js import Js, js_string
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
 
 __all__ = [

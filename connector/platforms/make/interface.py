@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.platforms.fields import Field
-from connector.platforms.schema_helpers import Located, merged_properties, resolve, types_of
+from connector.platforms.schema import Located, merged_properties, resolve, types_of
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["body_expression", "input_parameter", "interface"]

@@ -36,9 +36,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from connector.platforms import zapier_js as js
 from connector.platforms.fields import Field, input_fields
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
+from connector.platforms.zapier import js
 from connector.samples import sample_call, sample_events
 
 __all__ = ["CORE_VERSION", "app_definition", "export", "package_json"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.platforms.schema_helpers import (
+from connector.platforms.schema import (
     Located,
     merged_properties,
     nullable,

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from connector.platforms.n8n_js import (
+from connector.platforms.n8n.js import (
     ACTION_HELPERS,
     GENERATED,
     TRIGGER_RUNTIME,
@@ -29,7 +29,7 @@ from connector.platforms.n8n_js import (
     js_literal,
     js_string,
 )
-from connector.platforms.n8n_nodes import (
+from connector.platforms.n8n.nodes import (
     Names,
     action_node,
     credentials_type,
