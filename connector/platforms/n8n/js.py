@@ -1,6 +1,6 @@
 """JavaScript text for the n8n package: a literal renderer and the few hand-written functions.
 
-The node descriptions are data built in Python (``n8n_nodes``) and rendered as JavaScript
+The node descriptions are data built in Python (``nodes.py``) and rendered as JavaScript
 object literals, so the package needs no TypeScript build. Where a description must hold a
 function (declarative ``preSend``/``postReceive`` hooks), the data carries a ``Js`` value
 whose code is pasted in verbatim. The runtime functions live here as plain text: they are

@@ -13,7 +13,7 @@ Built from the manifest and schemas only (platforms.md §4). Decisions:
   it in); the payload schema is ``x-ms-notification-content`` on the path item. Power Automate
   unsubscribes by sending ``DELETE`` to the ``Location`` header of the 201 answer, so that
   header is declared and the DELETE operation is listed as ``internal``.
-* **Schemas.** Converted from 2020-12 by ``power_automate_helpers`` (see its docstring).
+* **Schemas.** Converted from 2020-12 by ``swagger.py`` (see its docstring).
 """
 
 from __future__ import annotations
