@@ -9,8 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
+from connector.app import create_app
 from connector.retell.retry import RetryPolicy
-from connector.services import Services, create_app
+from connector.services import Services
 from tests.conftest import FakeRetell, make_settings
 
 SCHEDULE = "0,0,0"  # four attempts, no waiting

@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from connector import manifest
-from connector.services import Services, create_app
+from connector.app import create_app
+from connector.services import Services
 from tests.conftest import AUTH, TOKEN, make_settings
 from tests.subscriber import Subscriber
 from tests.trigger.test_ingest import post_event, retell_body
