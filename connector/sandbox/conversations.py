@@ -10,11 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ANALYSIS", "ToolCall", "Turn", "conversation"]
+__all__ = ["ANALYSIS", "TOOL_LATENCY_MS", "ToolCall", "Turn", "conversation"]
 
 AGENT_PERSONA = "Ava"
 DEFAULT_COMPANY = "Northwind Energy"
 SLOT = "Tuesday 10:00"
+# How long each tool call takes: Retell measures it (list-calls filters on it) but the call
+# object does not carry it.
+TOOL_LATENCY_MS = 640
 
 
 @dataclass(frozen=True)
