@@ -7,6 +7,11 @@ decides, so results are exactly what ``json`` gives: values ``orjson`` cannot wr
 beyond 64 bits, lone surrogates) and text it will not read (NaN, lone surrogates, UTF-16) fall
 back, and so does any text with a run of 19 or more digits, which might be an integer beyond
 64 bits that ``orjson`` would read as a float.
+
+Every client body is parsed here, so nesting is capped here: arrays and objects more than
+``MAX_DEPTH`` levels deep are refused with :class:`TooDeeplyNested` (a ``ValueError``)
+instead of exhausting the standard library's recursion or ``orjson``'s 255-level writer
+further down.
 """
 
 from __future__ import annotations
@@ -16,12 +21,23 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["MAX_DEPTH", "TooDeeplyNested", "dumps", "loads"]
+
+MAX_DEPTH = 128
+"""Deepest nesting accepted: real call objects and requests stay under ten levels; a stored
+body is forwarded wrapped one level deeper, still well within ``orjson``'s 255."""
 
 # Digits become "1" and everything else a space, so a run of 19 digits is a plain substring
 # search (a regular expression for it costs more than parsing the whole body).
 _DIGITS_AS_ONES = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _NINETEEN_DIGITS = b"1" * 19
+
+
+class TooDeeplyNested(ValueError):
+    """The JSON text nests arrays and objects more than ``MAX_DEPTH`` levels deep."""
+
+    def __init__(self) -> None:
+        super().__init__(f"arrays and objects are nested more than {MAX_DEPTH} levels deep")
 
 
 def dumps(value: Any) -> str:
@@ -32,11 +48,42 @@ def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"))  # escapes lone surrogates
 
 
-def loads(raw: bytes) -> Any:
-    """Parse JSON bytes exactly as ``json.loads`` would (and fail where it fails)."""
+def loads(raw: bytes, *, constants: bool = True) -> Any:
+    """Parse JSON bytes exactly as ``json.loads`` would (and fail where it fails).
+
+    Nesting deeper than ``MAX_DEPTH`` raises :class:`TooDeeplyNested`. ``constants=False``
+    also refuses ``NaN`` and ``Infinity``, which the standard library reads but JSON lacks.
+    """
     if _NINETEEN_DIGITS not in raw.translate(_DIGITS_AS_ONES):
         try:
-            return orjson.loads(raw)
+            return _within_depth(orjson.loads(raw), raw)
         except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
+            pass  # orjson also refuses more than 1024 levels: the standard library decides
+    try:
+        value = json.loads(raw, parse_constant=None if constants else _reject_constant)
+    except RecursionError:
+        raise TooDeeplyNested() from None
+    return _within_depth(value, raw)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _within_depth(value: Any, raw: bytes) -> Any:
+    """``value`` if it nests at most ``MAX_DEPTH`` levels, else TooDeeplyNested."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return value  # too few brackets to nest that deep: no need to walk the value
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise TooDeeplyNested()
+        inner = []
+        for container in level:
+            for item in container.values() if isinstance(container, dict) else container:
+                if isinstance(item, dict | list):
+                    inner.append(item)
+        level = inner
+    return value

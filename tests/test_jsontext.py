@@ -55,3 +55,43 @@ def test_loads_fails_where_the_standard_library_fails(raw: bytes) -> None:
         json.loads(raw)
     with pytest.raises(ValueError):
         jsontext.loads(raw)
+
+
+def _nested(depth: int, middle: bytes = b"") -> bytes:
+    return b"[" * depth + middle + b"]" * depth
+
+
+# The plain text goes through orjson; a 19-digit number sends it to the standard library.
+NESTINGS: list[tuple[str, bytes]] = [
+    ("arrays", b""),
+    ("arrays around a 19-digit number", b"1234567890123456789"),
+]
+
+
+@pytest.mark.parametrize(("label", "middle"), NESTINGS, ids=[n[0] for n in NESTINGS])
+def test_nesting_up_to_the_cap_parses(label: str, middle: bytes) -> None:
+    """``MAX_DEPTH`` levels of nesting are read as the standard library reads them."""
+    raw = _nested(jsontext.MAX_DEPTH, middle)
+    assert jsontext.loads(raw) == json.loads(raw)
+
+
+@pytest.mark.parametrize("depth", [jsontext.MAX_DEPTH + 1, 1_000, 10_000, 100_000])
+@pytest.mark.parametrize(("label", "middle"), NESTINGS, ids=[n[0] for n in NESTINGS])
+def test_nesting_past_the_cap_is_refused(label: str, middle: bytes, depth: int) -> None:
+    """Deeper nesting raises ``TooDeeplyNested`` (a ``ValueError``), never ``RecursionError``."""
+    with pytest.raises(jsontext.TooDeeplyNested):
+        jsontext.loads(_nested(depth, middle))
+
+
+def test_many_shallow_containers_are_not_too_deep() -> None:
+    """Thousands of sibling containers are fine: only depth counts, not the bracket total."""
+    raw = b'{"words": [' + b",".join([b'{"w": [1]}'] * 5_000) + b"]}"
+    assert len(jsontext.loads(raw)["words"]) == 5_000
+
+
+@pytest.mark.parametrize("raw", [b'{"score": NaN}', b"[Infinity]", b"-Infinity"])
+def test_constants_can_be_refused(raw: bytes) -> None:
+    """``constants=False`` refuses NaN and Infinity, which are not JSON."""
+    assert jsontext.loads(raw) is not None
+    with pytest.raises(ValueError, match="not allowed"):
+        jsontext.loads(raw, constants=False)

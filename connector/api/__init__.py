@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from connector import jsonprovider
 from connector.api import actions, deliveries, errors, meta, options, triggers, webhooks
 
 __all__ = ["register_api"]
 
 
 def register_api(app: Flask) -> None:
+    jsonprovider.install(app)  # request.get_json refuses over-deep nesting too
     errors.init_app(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(meta.me_bp)

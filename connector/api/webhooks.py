@@ -40,7 +40,11 @@ def _read_limited() -> bytes:
 def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
     try:
         body = jsontext.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except jsontext.TooDeeplyNested as exc:
+        raise MalformedBody(
+            "The webhook body is nested too deeply.", errors=[FieldError("body", str(exc))]
+        ) from None
+    except ValueError:  # also UnicodeDecodeError
         raise MalformedBody(
             "The webhook body is not valid JSON.",
             errors=[FieldError("body", "is not valid JSON")],

@@ -12,6 +12,7 @@ import socket
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from connector import jsonprovider
 from connector.sandbox import control, routes
 from connector.sandbox.config import SandboxConfig
 from connector.sandbox.errors import ApiError, error_body
@@ -97,6 +98,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep Retell's field order
+    jsonprovider.install(app)  # bodies nested too deeply are a 400, not a RecursionError
     app.extensions[EXTENSION] = Sandbox(config or SandboxConfig())
     app.register_blueprint(routes.bp)
     app.register_blueprint(control.bp)
