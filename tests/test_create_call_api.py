@@ -199,6 +199,18 @@ def _fail_with(retell: FakeRetell, failure: httpx.Response | Exception) -> None:
             "call-outcome-unknown",
             1,
         ),
+        (
+            httpx.Response(408, json={"status": "error", "message": "Request timed out."}),
+            502,
+            "call-outcome-unknown",
+            1,
+        ),
+        (
+            httpx.Response(409, json={"status": "error", "message": "Request in progress."}),
+            502,
+            "call-outcome-unknown",
+            1,
+        ),
         (httpx.ConnectError("connection refused"), 502, "retell-unavailable", 3),
         (httpx.ReadTimeout("timed out"), 502, "call-outcome-unknown", 1),
         (httpx.RemoteProtocolError("server disconnected"), 502, "call-outcome-unknown", 1),

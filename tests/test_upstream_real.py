@@ -45,11 +45,22 @@ def created(sandbox: SandboxServer) -> int:
     return int(httpx.get(f"{sandbox.url}/_sandbox/stats").json()["calls_created"])
 
 
-@pytest.mark.parametrize("spec", [{"mode": "hang", "seconds": 1.5}, {"mode": "close"}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"mode": "hang", "seconds": 1.5},
+        {"mode": "close"},
+        {"mode": "acted", "status": 408},
+        {"mode": "acted", "status": 409},
+        {"mode": "status", "status": 408},
+        {"mode": "status", "status": 409},
+    ],
+)
 def test_ambiguous_failure_reconciles_to_one_call(
     sandbox: SandboxServer, tmp_path: Path, spec: dict[str, object]
 ) -> None:
-    """A hang or a dropped connection is 'outcome unknown'; the retry finds the one call."""
+    """A hang, a dropped connection, a 408 or a 409 (whether or not Retell went on to place
+    the call) is 'outcome unknown'; the retry with the same key ends with exactly one call."""
     client = connector_for(sandbox.url, tmp_path)
     fault(sandbox, **spec)
     first = client.post(URL, json=BODY, headers={**AUTH, "Idempotency-Key": "amb-1"})
@@ -73,7 +84,13 @@ def test_connection_refused_is_unavailable(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("status", "slug"),
-    [(500, "call-outcome-unknown"), (429, "retell-rate-limited"), (402, "retell-payment-required")],
+    [
+        (500, "call-outcome-unknown"),
+        (408, "call-outcome-unknown"),
+        (409, "call-outcome-unknown"),
+        (429, "retell-rate-limited"),
+        (402, "retell-payment-required"),
+    ],
 )
 def test_sandbox_faults_map_to_problems(
     sandbox: SandboxServer, tmp_path: Path, status: int, slug: str

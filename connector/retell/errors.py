@@ -9,12 +9,21 @@
     │   ├── RetellNotFound           404
     │   ├── RetellRateLimited        429 (retry_after seconds, if sent)
     │   └── RetellServerError        5xx — Retell may have acted
+    │       ├── RetellRequestTimeout     408 — gave up on the request, perhaps after acting
+    │       └── RetellConflict           409 — busy with the same idempotency key
     └── RetellTransportError     no usable answer
         ├── RetellConnectError       never reached Retell — provably did not act
         ├── RetellTimeout            no answer in time after the request went out
         └── RetellConnectionLost     connection dropped after the request went out
 
 ``maybe_acted`` is the one question the create-call path asks: may a call exist now?
+
+408 and 409 are grouped with the 5xx family because they mean the same to a caller: the
+SDKs retry both, so a read may be retried; for a create they are an ambiguous outcome. A 408
+can come from a gateway that gave up while Retell went on to place the call, and a 409 on
+create means another request with the same ``idempotency_key`` (an earlier attempt still in
+flight) is being processed and may place it. Neither proves that nothing was done, so the
+create path reconciles (looks the tagged call up) instead of dialling again.
 """
 
 from __future__ import annotations
@@ -22,12 +31,14 @@ from __future__ import annotations
 __all__ = [
     "RetellAuthError",
     "RetellBadRequest",
+    "RetellConflict",
     "RetellConnectError",
     "RetellConnectionLost",
     "RetellError",
     "RetellNotFound",
     "RetellPaymentError",
     "RetellRateLimited",
+    "RetellRequestTimeout",
     "RetellServerError",
     "RetellStatusError",
     "RetellTimeout",
@@ -86,6 +97,14 @@ class RetellServerError(RetellStatusError):
     maybe_acted = True
 
 
+class RetellRequestTimeout(RetellServerError):
+    """408: Retell (or its gateway) gave up on the request; it may have acted."""
+
+
+class RetellConflict(RetellServerError):
+    """409: a request with the same idempotency key is still being processed."""
+
+
 class RetellTransportError(RetellError):
     """No usable HTTP answer came back."""
 
@@ -112,6 +131,8 @@ _BY_STATUS: dict[int, type[RetellStatusError]] = {
     402: RetellPaymentError,
     403: RetellAuthError,
     404: RetellNotFound,
+    408: RetellRequestTimeout,
+    409: RetellConflict,
     422: RetellUnprocessable,
     429: RetellRateLimited,
 }

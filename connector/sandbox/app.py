@@ -43,11 +43,14 @@ def _drop_connection() -> Response:
 
 
 def _apply(fault: Fault) -> Response | None:
-    """Act out an injected fault; None lets the request carry on (hang)."""
+    """Act out an injected fault; None lets the request carry on (hang, acted)."""
     if fault.mode == "close":
         return _drop_connection()
     if fault.mode == "hang":
         g.hang_seconds = fault.seconds  # answered late by _linger, after the work is done
+        return None
+    if fault.mode == "acted":
+        g.acted_fault = fault  # the work is done, then _linger answers the fault's status
         return None
     return _error(fault.status, fault.message, fault.headers())
 
@@ -75,10 +78,13 @@ def _gate() -> Response | None:
 
 
 def _linger(response: Response) -> Response:
-    """Hold back the answer of a request a hang fault picked."""
+    """Hold back the answer of a request a hang fault picked; swap in an acted fault's."""
     seconds = g.pop("hang_seconds", None)
     if seconds:
         current_sandbox().sleep(seconds)
+    acted: Fault | None = g.pop("acted_fault", None)
+    if acted is not None:
+        return _error(acted.status, acted.message, acted.headers())
     return response
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 __all__ = ["MESSAGES", "ApiError", "error_body"]
 
-# Retell's own messages (its OpenAPI spec's examples), so clients see familiar text.
+# Retell's own messages (its OpenAPI spec's examples), so clients see familiar text; 408 and
+# 409 have no example there, so theirs say what the SDKs' retry of them assumes.
 MESSAGES: dict[int, str] = {
     400: "Invalid request format, please check API reference.",
     401: "API key is missing or invalid.",
@@ -14,6 +15,8 @@ MESSAGES: dict[int, str] = {
     403: "Forbidden",
     404: "The requested resource was not found.",
     405: "Method not allowed.",
+    408: "Request timed out, please try again.",
+    409: "Conflict: a request with this idempotency key is already being processed.",
     422: "Cannot find requested asset under given api key.",
     429: "Account rate limited, please throttle your requests.",
     500: "An unexpected server error occurred.",

@@ -1,12 +1,15 @@
 """Injected upstream failures, so a client's retry and reconciliation logic can be tested.
 
-Three modes, each for the next ``count`` matching requests:
+Four modes, each for the next ``count`` matching requests:
 
 * ``status``: answer ``status`` with Retell's error body, before doing anything (nothing is
   created); 429 carries ``Retry-After`` (``retry_after`` seconds, default 1).
 * ``hang``: handle the request normally (a create DOES place the call), then wait
   ``seconds`` before answering: the ambiguous "timed out, but did it happen?" case.
 * ``close``: drop the connection without answering, before doing anything.
+* ``acted``: handle the request normally (a create DOES place the call), then answer
+  ``status`` with Retell's error body instead of the result: a gateway that gave up on a
+  request the service went on to finish (408, 504), or a conflict found too late (409).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from connector.sandbox.errors import ApiError
 
 __all__ = ["MODES", "Fault", "FaultQueue", "parse_faults"]
 
-MODES = ("status", "hang", "close")
+MODES = ("status", "hang", "close", "acted")
 
 
 @dataclass(frozen=True)

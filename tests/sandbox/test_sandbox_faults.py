@@ -87,6 +87,18 @@ def test_hang_places_the_call_but_answers_too_late(
     assert len(found["items"]) == 1 and created(http) == 1
 
 
+@pytest.mark.parametrize("status", [408, 409, 504])
+def test_acted_fault_places_the_call_then_answers_the_status(
+    http: httpx.Client, status: int
+) -> None:
+    """An acted fault does the work (the call exists) but answers Retell's error status."""
+    inject(http, mode="acted", status=status, path=CREATE)
+    response = http.post(CREATE, json=BODY)
+    assert response.status_code == status and response.json()["status"] == "error"
+    assert created(http) == 1
+    assert http.post("/v3/list-calls", json={}).json()["items"][0]["to_number"] == BODY["to_number"]
+
+
 def test_close_drops_the_connection_before_acting(http: httpx.Client) -> None:
     """A close fault ends the connection with no response and no call."""
     inject(http, mode="close", path=CREATE)
