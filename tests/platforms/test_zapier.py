@@ -334,6 +334,41 @@ def test_output_fields_are_labelled_from_schema_titles(
     assert fields[key]["label"] == label
 
 
+@pytest.mark.parametrize(
+    ("trigger", "description"),
+    [
+        (
+            "call_ended",
+            "Triggers when a call ends. Comes with the transcript, recording, duration and why "
+            "the call ended. No analysis yet.",
+        ),
+        (
+            "call_analyzed",
+            "Triggers when Retell has analyzed a call. Comes with Retell's post-call analysis: "
+            "summary, sentiment, success and your custom data.",
+        ),
+    ],
+)
+def test_event_triggers_are_described_in_one_sentence_each(
+    app: App, trigger: str, description: str
+) -> None:
+    """A per-event trigger reads "Triggers when …." then what it brings: no doubled colon."""
+    assert app["triggers"][trigger]["display"]["description"] == description
+
+
+def test_search_description_starts_with_finds(app: App) -> None:
+    """Zapier's style: a search's description starts with "Finds"."""
+    assert app["searches"]["find_call"]["display"]["description"].startswith("Finds ")
+
+
+def test_nouns_are_title_case(app: App) -> None:
+    """Every noun is in Title Case, as Zapier's checks want it."""
+    nouns = [
+        op["noun"] for group in ("triggers", "creates", "searches") for op in app[group].values()
+    ]
+    assert nouns and all(word[:1].isupper() for noun in nouns for word in noun.split()), nouns
+
+
 def test_event_id_is_the_primary_output(app: App) -> None:
     """The event id (stable across redeliveries) is the trigger's primary key."""
     fields = app["triggers"]["call_events"]["operation"]["outputFields"]

@@ -162,9 +162,9 @@ def _dropdown_triggers(source: ConnectorSource) -> dict[str, tuple[str, dict[str
         key = f"options_{option['key']}"
         trigger = {
             "key": key,
-            "noun": option["label"],
+            "noun": _title(option["label"]),
             "display": {
-                "label": option["label"],
+                "label": _title(option["label"]),
                 "description": _help(option["description"]),
                 "hidden": True,
             },
@@ -225,7 +225,7 @@ def _action(
         operation["inputFieldGroups"] = [ADVANCED]
     return {
         "key": key,
-        "noun": action["noun"],
+        "noun": _title(action["noun"]),
         "display": {"label": action["label"], "description": _help(action["description"])},
         "operation": operation,
     }
@@ -248,13 +248,7 @@ def _hook_triggers(
     """
     defaults = [e for e in trigger["events"] if e.get("default")]
     groups: list[tuple[str, str, str, list[str] | None]] = [
-        (
-            e["value"],
-            _title(e["label"]),
-            f"Triggers on the {_title(e['label'])} event: {e['description']}",
-            [e["value"]],
-        )
-        for e in defaults
+        (e["value"], _title(e["label"]), _event_description(e), [e["value"]]) for e in defaults
     ]
     groups.append((trigger["key"], trigger["label"], trigger["description"], None))
     described = {f.key: f for f in input_fields(source.schema(trigger["subscribe"]["input"]))}
@@ -267,7 +261,7 @@ def _hook_triggers(
         sent = [f.key for f in fields if f.key != _EVENTS_FILTER]
         built[key] = {
             "key": key,
-            "noun": trigger["noun"],
+            "noun": _title(trigger["noun"]),
             "display": {"label": label, "description": _help(description)},
             "operation": {
                 "type": "hook",
@@ -292,6 +286,12 @@ def _hook_triggers(
             },
         }
     return built
+
+
+def _event_description(event: dict[str, Any]) -> str:
+    """Zapier's "Triggers when …" sentence, then what the event brings."""
+    when = event.get("when") or f"a {_title(event['label'])} event arrives"
+    return f"Triggers when {when}. {event.get('description', '')}".strip()
 
 
 def _filter_field(spec: dict[str, Any], described: Field | None) -> Field:
