@@ -1,20 +1,33 @@
-"""Limits on what a client may send: nesting depth, body size whatever the framing."""
+"""Limits on what a client may send: nesting depth, body size whatever the framing.
+
+Size limits are checked in the Flask test client (with the stream marked terminated, as
+gunicorn marks it) and through the real server: ``retell-connector serve`` on loopback in
+front of the sandbox.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 from retell.lib import webhook_auth
 
 from connector.jsontext import MAX_DEPTH
-from connector.sandbox import SandboxConfig, create_sandbox_app, sandbox_of
-from tests.conftest import AUTH, RETELL_KEY
+from connector.sandbox import SandboxConfig, SandboxServer, create_sandbox_app, sandbox_of
+from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell
 
 CREATE = "/v1/actions/create-phone-call"
 SUBSCRIBE = "/v1/triggers/call-events/subscriptions"
@@ -114,3 +127,163 @@ def test_sandbox_refuses_deep_nesting_with_400(sandbox_client: FlaskClient, path
     )
     assert response.status_code == 400
     assert json.loads(response.get_data())["status"] == "error"
+
+
+# --- body size, whatever the framing ---------------------------------------------------------
+
+MIB = 1024 * 1024
+WEBHOOK_LIMIT = 256 * 1024
+CALL = b'{"from_number": "+14157774444", "to_number": "+12137774445"}'
+TARGET = b'{"target_url": "https://hooks.example.com/catch/1"}'
+EVENT = b'{"event": "call_ended", "call": {"call_id": "call_padded"}}'
+
+
+def padded(body: bytes, size: int) -> bytes:
+    """``body`` followed by spaces up to ``size`` bytes: still one valid JSON document."""
+    return body + b" " * (size - len(body))
+
+
+# (label, path, body): each over its route's limit by a little, and by a lot.
+OVERSIZE: list[tuple[str, str, bytes]] = [
+    ("create, 1 byte over", CREATE, padded(CALL, MIB + 1)),
+    ("create, 3 MB of spaces", CREATE, padded(CALL, 3 * MIB)),
+    ("subscribe, 1 byte over", SUBSCRIBE, padded(TARGET, MIB + 1)),
+    ("subscribe, 3 MB of spaces", SUBSCRIBE, padded(TARGET, 3 * MIB)),
+    ("webhook, 1 byte over", WEBHOOK, padded(EVENT, WEBHOOK_LIMIT + 1)),
+    ("webhook, 3 MB of spaces", WEBHOOK, padded(EVENT, 3 * MIB)),
+]
+
+
+def post_chunked(client: FlaskClient, path: str, body: bytes) -> Any:
+    """A chunked POST (no Content-Length) read the way gunicorn hands it to the app."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={**headers_for(path, body), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize(("label", "path", "body"), OVERSIZE, ids=[o[0] for o in OVERSIZE])
+def test_chunked_body_over_the_limit_is_413(
+    client: FlaskClient, retell: FakeRetell, label: str, path: str, body: bytes
+) -> None:
+    """A chunked body over the limit is refused with 413 naming ``body``; nothing is placed."""
+    response = post_chunked(client, path, body)
+    assert response.status_code == 413, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert response.json is not None and response.json["errors"][0]["path"] == "body"
+    assert retell.sent("POST", "/v2/create-phone-call") == []
+
+
+@pytest.mark.parametrize(("label", "path", "body"), OVERSIZE, ids=[o[0] for o in OVERSIZE])
+def test_body_over_the_limit_with_content_length_is_413(
+    client: FlaskClient, label: str, path: str, body: bytes
+) -> None:
+    """The same bodies sent with a Content-Length get the same 413."""
+    response = client.post(path, data=body, headers=headers_for(path, body))
+    assert response.status_code == 413
+    assert response.json is not None and response.json["errors"][0]["path"] == "body"
+
+
+def test_chunked_body_at_the_limit_is_read_whole(client: FlaskClient, retell: FakeRetell) -> None:
+    """A chunked body of exactly the limit is read to its end and the call is placed."""
+    response = post_chunked(client, CREATE, padded(CALL, MIB))
+    assert response.status_code == 201
+    assert len(retell.sent("POST", "/v2/create-phone-call")) == 1
+
+
+# --- through the real server ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Served:
+    """``retell-connector serve`` (one worker) in front of an in-process sandbox."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.sandbox = SandboxServer(SandboxConfig.fast()).start()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "RETELL_API_KEY": self.sandbox.config.api_key,
+            "RETELL_BASE_URL": self.sandbox.url,
+            "CONNECTOR_API_TOKENS": TOKEN,
+            "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp / 'connector.db'}",
+            "CONNECTOR_LOG_LEVEL": "WARNING",
+        }
+        command = [sys.executable, "-m", "connector.cli", "serve", "--port", str(port)]
+        command += ["--workers", "1", "--threads", "4"]
+        self._log = (tmp / "serve.log").open("wb")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=self._log, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.close()
+        raise RuntimeError("the connector did not become ready")
+
+    def calls_created(self) -> int:
+        return int(sandbox_of(self.sandbox.app).stats.snapshot().get("calls_created", 0))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+        self.sandbox.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = Served(tmp_path_factory.mktemp("served"))
+    yield server
+    server.close()
+
+
+def chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("label", "path", "body"), OVERSIZE, ids=[o[0] for o in OVERSIZE])
+def test_served_chunked_body_over_the_limit_is_413(
+    served: Served, label: str, path: str, body: bytes
+) -> None:
+    """Under gunicorn, a chunked body over the limit is a 413 problem and places no call."""
+    before = served.calls_created()
+    response = httpx.post(
+        served.url + path, content=chunks(body), headers=headers_for(path, body), timeout=30
+    )
+    assert "content-length" not in response.request.headers  # really sent chunked
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["path"] == "body"
+    assert served.calls_created() == before
+
+
+@pytest.mark.slow
+def test_served_chunked_create_under_the_limit_places_the_call(served: Served) -> None:
+    """Under gunicorn, a chunked create within the limit is read whole and placed once."""
+    before = served.calls_created()
+    body = padded(CALL, MIB - 1)
+    response = httpx.post(
+        served.url + CREATE, content=chunks(body), headers=headers_for(CREATE, body), timeout=30
+    )
+    assert response.status_code == 201, response.text[:300]
+    assert served.calls_created() == before + 1

@@ -13,7 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from connector import jsontext
-from connector.problems import FieldError, InvalidSignature, MalformedBody, PayloadTooLarge
+from connector.api.body import read_body
+from connector.problems import FieldError, InvalidSignature, MalformedBody
 from connector.retell.signature import SignatureError, verify
 from connector.services import services
 
@@ -26,15 +27,6 @@ MAX_ID = 128  # the store's column widths for call and agent ids
 MAX_EVENT = 64
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
-
-
-def _read_limited() -> bytes:
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge(f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
-    raw = request.stream.read(MAX_WEBHOOK_BYTES + 1)
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge(f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
-    return raw
 
 
 def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
@@ -77,7 +69,7 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
 
 @bp.post("/retell")
 def retell_webhook() -> Response:
-    raw = _read_limited()
+    raw = read_body(MAX_WEBHOOK_BYTES)
     key = services().settings.retell_api_key.get_secret_value()
     try:
         verify(raw, key, request.headers.get("x-retell-signature"))
@@ -87,6 +79,7 @@ def retell_webhook() -> Response:
     accepted = services().inbox.accept(event, call)
     if accepted.deliveries:
         services().wake_delivery()
+    services().dialer.on_call_event(event, call)  # a queued call's end frees its slot
     log.info(
         "retell %s for call %s: %s, %d deliveries",
         event,
