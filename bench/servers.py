@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import inspect
 
 from bench.procs import Process
 from bench.workload import RETELL_KEY, TOKEN
 from connector.store.engine import create_store_engine
-from connector.store.tables import metadata
+from connector.store.schema import migrate
 
 __all__ = ["connector", "fresh_database", "subscribe", "worker"]
 
@@ -21,8 +22,11 @@ def fresh_database(postgres_url: str | None) -> str:
     if postgres_url is None:
         return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-db-')) / 'connector.db'}"
     engine = create_store_engine(postgres_url, create_tables=False)
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
+    with engine.begin() as conn:  # everything the migrations made, then made anew
+        for name in inspect(conn).get_table_names():
+            if name.startswith("connector_") or name == "alembic_version":
+                conn.exec_driver_sql(f'DROP TABLE "{name}" CASCADE')
+    migrate(engine)
     engine.dispose()
     return postgres_url
 

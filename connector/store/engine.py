@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.url import make_url
 
-from connector.store.tables import metadata
+from connector.store.schema import migrate
 
 __all__ = ["InsertIfNew", "create_store_engine"]
 
@@ -99,7 +99,11 @@ class InsertIfNew:
 
 
 def create_store_engine(url: str, *, create_tables: bool = True) -> Engine:
-    """An engine for ``url`` with the connector's tables in place."""
+    """An engine for ``url``; with ``create_tables`` the schema is migrated to the newest revision.
+
+    ``create_tables=False`` leaves the schema alone (readers of a database that a running
+    connector already set up, and tests that manage the tables themselves).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -116,5 +120,5 @@ def create_store_engine(url: str, *, create_tables: bool = True) -> Engine:
     else:
         engine = create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
     if create_tables:
-        metadata.create_all(engine)
+        migrate(engine)
     return engine

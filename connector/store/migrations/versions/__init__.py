@@ -1,0 +1,1 @@
+"""Revision files, applied in ``down_revision`` order (not imported as a package)."""

@@ -1,0 +1,276 @@
+"""Schema migrations: created once under a lock, adopted from before migrations, one history.
+
+Each test gets an empty database of its own (a new SQLite file, or a new PostgreSQL database
+beside the test database) so that creating and racing over the schema touches nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from connector.store.engine import create_store_engine
+from connector.store.schema import _scripts, current_revision, head_revision, migrate
+from connector.store.tables import metadata
+from tests.conftest import PG_ENV, TOKEN
+
+PRE_MIGRATION_SCHEMA = Path(__file__).parent / "data" / "pre_migration_schema.sql"
+MIGRATED = "migrated the connector's schema from nothing to"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with nothing in it, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    base = os.environ.get(PG_ENV, "")
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set; PostgreSQL migration tests skipped")
+    base_url = make_url(base)
+    name = f"{base_url.database}_schema_{secrets.token_hex(4)}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def pre_migration_statements() -> list[str]:
+    """The DDL of ``tests/data/pre_migration_schema.sql``, one statement each, comments dropped."""
+    lines = PRE_MIGRATION_SCHEMA.read_text().splitlines()
+    script = "\n".join(line for line in lines if not line.startswith("--"))
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+def schema_differences(url: str) -> list[object]:
+    """What Alembic's autogenerate would change to make the database match ``tables.py``."""
+    engine = create_store_engine(url, create_tables=False)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), metadata))
+    finally:
+        engine.dispose()
+
+
+def test_history_has_one_head() -> None:
+    """Two revisions naming the same parent (two people adding tables at once) are caught here."""
+    assert len(_scripts().get_heads()) == 1
+
+
+def test_migrations_build_exactly_the_declared_tables(empty_database: str) -> None:
+    """A table or column added to tables.py without a revision (or the reverse) fails here."""
+    create_store_engine(empty_database).dispose()
+    assert schema_differences(empty_database) == []
+
+
+def test_second_start_changes_nothing(empty_database: str) -> None:
+    """The first start migrates from nothing; the next finds the newest revision and stops."""
+    engine = create_store_engine(empty_database, create_tables=False)
+    try:
+        first, second = migrate(engine), migrate(engine)
+        with engine.connect() as conn:
+            stored = current_revision(conn)
+    finally:
+        engine.dispose()
+    assert (first.before, first.upgraded) == (None, True)
+    assert (second.before, second.upgraded) == (head_revision(), False)
+    assert stored == head_revision()
+
+
+def test_create_tables_false_leaves_the_database_alone(empty_database: str) -> None:
+    """Readers that pass create_tables=False never create or upgrade anything."""
+    engine = create_store_engine(empty_database, create_tables=False)
+    try:
+        with engine.connect() as conn:
+            assert inspect(conn).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+_ROWS = {
+    "connector_subscriptions": (
+        "INSERT INTO connector_subscriptions (id, owner, target_url, events, secret, status,"
+        " created_at) VALUES ('sub_1', 'owner', 'https://hooks.example/', '[\"call_ended\"]',"
+        " 'whsec_x', 'active', 1.5)"
+    ),
+    "connector_events": (
+        "INSERT INTO connector_events (id, dedupe_key, event, call_id, body, received_at)"
+        " VALUES ('evt_1', 'call_1:call_ended', 'call_ended', 'call_1', '{}', 2.5)"
+    ),
+    "connector_deliveries": (
+        "INSERT INTO connector_deliveries (id, event_id, subscription_id, owner, state, attempts,"
+        " cycle_start, created_at) VALUES ('dlv_1', 'evt_1', 'sub_1', 'owner', 'pending', 0, 0,"
+        " 3.5)"
+    ),
+    "connector_delivery_attempts": (
+        "INSERT INTO connector_delivery_attempts (delivery_id, attempt, at, duration_ms)"
+        " VALUES ('dlv_1', 1, 4.5, 12.0)"
+    ),
+    "connector_idempotency_keys": (
+        'INSERT INTO connector_idempotency_keys (scope, "key", fingerprint, state, upstream_key,'
+        " created_at, lease_until, expires_at) VALUES ('scope', 'k1', 'f', 'done', 'u', 5.5,"
+        " 6.5, 7.5)"
+    ),
+}
+
+
+def test_database_from_before_migrations_keeps_its_rows(empty_database: str) -> None:
+    """Tables made by the old create_all, with rows and no alembic_version, are adopted intact."""
+    old = create_store_engine(empty_database, create_tables=False)
+    with old.begin() as conn:
+        for statement in pre_migration_statements():
+            conn.exec_driver_sql(statement)
+        for insert in _ROWS.values():
+            conn.exec_driver_sql(insert)
+    old.dispose()
+
+    engine = create_store_engine(empty_database)  # the new code's start-up
+    try:
+        with engine.connect() as conn:
+            counts = {
+                table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in _ROWS
+            }
+            target = conn.execute(text("SELECT target_url FROM connector_subscriptions"))
+            assert target.scalar_one() == "https://hooks.example/"
+            assert current_revision(conn) == head_revision()
+    finally:
+        engine.dispose()
+    assert counts == dict.fromkeys(_ROWS, 1)
+    assert schema_differences(empty_database) == []
+
+
+def test_pre_migration_schema_file_is_the_baseline() -> None:
+    """The history file holds the five tables the baseline revision adopts, no more, no less."""
+    script = ";".join(pre_migration_statements())
+    created = re.findall(r"CREATE TABLE (\w+)", script)
+    assert sorted(created) == sorted(_ROWS)
+
+
+# --- processes starting together ---------------------------------------------------------
+
+_START_UP = """
+import logging, sys, time
+from connector.store.engine import create_store_engine
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # every interpreter is up by then
+create_store_engine(sys.argv[1]).dispose()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_processes_starting_together_create_the_schema_once(empty_database: str) -> None:
+    """Six processes run the start-up path on one empty database at the same instant: all succeed.
+
+    Before the lock, each ran create_all and the losers failed on PostgreSQL with
+    ``UniqueViolation … pg_type_typname_nsp_index``.
+    """
+    start = time.time() + 3.0
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_UP, empty_database, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    logs = [child.communicate(timeout=90)[1] for child in children]
+    failures = [log[-500:] for child, log in zip(children, logs, strict=True) if child.returncode]
+    assert failures == []
+    assert sum(MIGRATED in log for log in logs) == 1
+    assert schema_differences(empty_database) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_serve_and_workers_start_together_on_an_empty_database(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """``serve --workers 2`` and two ``worker`` processes started together all come up.
+
+    Four processes reach the store at once (two gunicorn workers, two delivery workers): one
+    migrates, the others find the schema current, and ``serve`` keeps running (before, two
+    starts in six ended in "Worker failed to boot").
+    """
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RETELL_API_KEY": "migrations-test-key",
+        "CONNECTOR_API_TOKENS": TOKEN,
+        "CONNECTOR_DATABASE_URL": empty_database,
+        "CONNECTOR_LOG_LEVEL": "INFO",
+    }
+    cli = [sys.executable, "-m", "connector.cli"]
+    commands = {
+        "serve": [*cli, "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
+        "worker-1": [*cli, "worker"],
+        "worker-2": [*cli, "worker"],
+    }
+    logs = {name: tmp_path / f"{name}.log" for name in commands}
+    processes = {}
+    for name, command in commands.items():
+        with logs[name].open("wb") as log:  # the child keeps its own descriptor
+            processes[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+    try:
+        # Each of the four store users logs one line about the schema once it is through.
+        deadline = time.monotonic() + 90
+        schema_lines: list[str] = []
+        while time.monotonic() < deadline:
+            exited = {name: p.returncode for name, p in processes.items() if p.poll() is not None}
+            assert exited == {}, {name: logs[name].read_text()[-1500:] for name in exited}
+            schema_lines = [
+                line
+                for path in logs.values()
+                for line in path.read_text(errors="replace").splitlines()
+                if "connector.store.schema:" in line and "schema" in line.split(":", 3)[-1]
+            ]
+            if len(schema_lines) >= 4:
+                break
+            time.sleep(0.2)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert [p.poll() for p in processes.values()] == [None, None, None]
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+    assert len(schema_lines) == 4, schema_lines
+    assert sum(MIGRATED in line for line in schema_lines) == 1
+    assert ready.status_code == 200
+    assert "Worker failed to boot" not in logs["serve"].read_text(errors="replace")
+    assert schema_differences(empty_database) == []
