@@ -49,7 +49,7 @@ BASE_URL_PLACEHOLDER = "{{base_url}}"
 
 _NAME = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 _FIELD_TYPES = frozenset({"dict", "json"})
-_VISIBILITIES = frozenset({"advanced"})
+_VISIBILITIES = frozenset({"advanced", "hidden"})  # hidden: never offered as a field
 
 
 class UnknownSchema(KeyError):

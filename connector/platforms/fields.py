@@ -75,11 +75,14 @@ def input_fields(schema: dict[str, Any]) -> list[Field]:
 
 
 def output_fields(schema: dict[str, Any], *, prefix: str = "") -> list[Field]:
-    """Labelled output fields: an object schema's properties, nested objects flattened with
-    ``__`` (Zapier's convention; other exporters may re-join with their separator)."""
+    """Labelled output fields: an object schema's properties but hidden ones, nested objects
+    flattened with ``__`` (Zapier's convention; other exporters may re-join with their
+    separator)."""
     fields = []
     for key, prop in schema.get("properties", {}).items():
         name = f"{prefix}{key}"
+        if prop.get("x-visibility") == "hidden":
+            continue  # a credential (a web call's access token) is never offered
         if prop.get("type") == "object" and prop.get("properties"):
             fields.extend(output_fields(prop, prefix=f"{name}__"))
             continue

@@ -130,11 +130,19 @@ def body_expression(field: Field) -> str:
 
 
 def interface(source: ConnectorSource, located: Located, depth: int = 0) -> list[Param]:
-    """The output fields of an object schema, nested objects and lists included."""
+    """The output fields of an object schema, nested objects and lists included; never an
+    ``x-visibility: hidden`` one (a credential such as a web call's access token)."""
     return [
         _output(source, key, prop, depth)
         for key, prop in merged_properties(source, located).items()
+        if not _hidden(source, prop)
     ]
+
+
+def _hidden(source: ConnectorSource, located: Located) -> bool:
+    _, own = located
+    _, node = resolve(source, located)
+    return "hidden" in (own.get("x-visibility"), node.get("x-visibility"))
 
 
 def _output(source: ConnectorSource, key: str, located: Located, depth: int) -> Param:

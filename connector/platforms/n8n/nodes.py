@@ -324,7 +324,10 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
                         "value": _camel(action["key"]),
                         "action": action["label"],
                         "description": action["description"],
-                        "routing": {"request": {"method": action["method"], "url": action["path"]}},
+                        "routing": {
+                            "request": {"method": action["method"], "url": action["path"]},
+                            "output": {"postReceive": [_shape_output(source, action)]},
+                        },
                     }
                     for action in actions
                 ],
@@ -350,6 +353,26 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
         },
         "properties": selectors + fields,
     }
+
+
+def _shape_output(source: ConnectorSource, action: dict[str, Any]) -> Js:
+    """The postReceive that keeps the output item to what the output schema offers."""
+    file = action["output"].rsplit("/", 1)[-1]
+    properties = source.schemas[file].get("properties", {})
+    # Hidden members of this schema and of the schemas its properties come from (a created
+    # call lists call.json's fields; Retell may still send call.json's access token).
+    files = {file} | {
+        str(p["$ref"]).partition("#")[0] or file
+        for p in properties.values()
+        if isinstance(p.get("$ref"), str)
+    }
+    hidden = sorted(
+        key
+        for name in files
+        for key, prop in source.schemas[name].get("properties", {}).items()
+        if prop.get("x-visibility") == "hidden"
+    )
+    return Js(f"shapeOutput({json.dumps(list(properties))}, {json.dumps(hidden)})")
 
 
 def load_options_method(path: str) -> str:

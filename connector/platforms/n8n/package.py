@@ -24,6 +24,7 @@ from typing import Any
 from connector.platforms.n8n.js import (
     ACTION_HELPERS,
     GENERATED,
+    HELPER_EXPORTS,
     TRIGGER_RUNTIME,
     Js,
     js_literal,
@@ -73,7 +74,7 @@ def _action_js(source: ConnectorSource, names: Names) -> str:
         f"const description = {js_literal(action_node(source, names))};\n\n"
         f"class {names.node_class} {{\n  constructor() {{\n    this.description = description;\n"
         f"  }}\n}}\n\n"
-        f"module.exports = {{ {names.node_class}, sendPairs, sendJson, sendHeader, eachChoice }};\n"
+        f"module.exports = {{ {names.node_class}, {', '.join(HELPER_EXPORTS)} }};\n"
     )
 
 

@@ -14,7 +14,9 @@ conversion keeps what a flow designer shows and what the service accepts:
 * ``const`` → a one-value ``enum``; an ``enum`` without ``type`` gets the values' type;
 * ``allOf`` with ``if``/``then`` branches → one object with every branch's properties;
 * ``patternProperties`` → ``additionalProperties`` (the extra keys stay allowed, unnamed);
-* ``$ref`` to another file or to ``#/$defs/x`` → ``#/definitions/<File><X>``;
+* ``$ref`` to another file or to ``#/$defs/x`` → ``#/definitions/<File><X>``; a ``$ref`` to
+  another schema's property (``call.json#/properties/call_id``) is inlined;
+* ``x-visibility: hidden`` (a credential in an output) → ``x-ms-visibility: internal``;
 * ``examples[0]`` → ``example`` (when it fits the converted type); formats Power Platform
   does not know (``uri-reference``) and keywords without an equivalent are dropped;
 * length, range and pattern checks are kept for inputs only: outputs are described, and the
@@ -31,6 +33,7 @@ from connector.platforms.schema import (
     merged_properties,
     nullable,
     pascal,
+    resolve,
     types_of,
 )
 from connector.platforms.source import ConnectorSource
@@ -98,6 +101,9 @@ class SwaggerSchemas:
         """One schema node in Swagger 2.0 form."""
         file, node = located
         ref = node.get("$ref")
+        if isinstance(ref, str) and "#/properties/" in ref:
+            # Another schema's property (created-call.json lists call.json's): inline it.
+            return self.convert(resolve(self.source, located), inputs=inputs)
         if isinstance(ref, str):
             return {"$ref": self._ref(file, ref)}
         out: dict[str, Any] = {}
@@ -125,6 +131,8 @@ class SwaggerSchemas:
             }
         if inputs and node.get("x-visibility") == "advanced":
             out["x-ms-visibility"] = "advanced"
+        if node.get("x-visibility") == "hidden":
+            out["x-ms-visibility"] = "internal"  # never offered as dynamic content
         return out
 
     def definitions(self) -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.platforms.fields import Field, input_fields
+from connector.platforms.schema import Located, resolve
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
 from connector.platforms.zapier import js
 from connector.samples import sample_call, sample_events
@@ -191,7 +192,8 @@ def _create(
         key_header=idempotency.get("header", "Idempotency-Key"),
         key_field=key_field,
     )
-    return _action(source, action, action["key"], fields, dynamic, perform, _created_sample())
+    sample = _created_sample(source.schema(action["output"]))
+    return _action(source, action, action["key"], fields, dynamic, perform, sample)
 
 
 def _search(
@@ -219,7 +221,7 @@ def _action(
         "perform": perform,
         "inputFields": [_input_field(f, dynamic) for f in fields],
         "sample": sample,
-        "outputFields": _output_fields(source.schema(action["output"])),
+        "outputFields": _output_fields(source, action["output"]),
     }
     if any(f.advanced for f in fields):
         operation["inputFieldGroups"] = [ADVANCED]
@@ -231,11 +233,11 @@ def _action(
     }
 
 
-def _created_sample() -> dict[str, Any]:
-    """create-phone-call answers before the phone rings: a registered call, no start time."""
-    call = sample_call("call_started")
-    call.pop("start_timestamp", None)
-    return {**call, "call_status": "registered"}
+def _created_sample(output: dict[str, Any]) -> dict[str, Any]:
+    """create-phone-call answers before the phone rings: a registered call, with only the
+    fields its output schema declares."""
+    call = {**sample_call("call_started"), "call_status": "registered"}
+    return {key: value for key, value in call.items() if key in output.get("properties", {})}
 
 
 def _hook_triggers(
@@ -254,7 +256,7 @@ def _hook_triggers(
     described = {f.key: f for f in input_fields(source.schema(trigger["subscribe"]["input"]))}
     filters = [_filter_field(spec, described.get(spec["key"])) for spec in trigger["filters"]]
     labels = {e["value"]: e["label"] for e in trigger["events"]}
-    outputs = _output_fields(source.schema(trigger["output"]), primary=trigger["dedupe_key"])
+    outputs = _output_fields(source, trigger["output"], primary=trigger["dedupe_key"])
     built = {}
     for key, label, description, events in groups:
         fields = [f for f in filters if events is None or f.key != _EVENTS_FILTER]
@@ -350,18 +352,39 @@ def _placeholder(field: Field) -> str | None:
 
 
 def _output_fields(
-    schema: dict[str, Any], *, primary: str | None = None, prefix: str = ""
+    source: ConnectorSource, ref: str, *, primary: str | None = None
+) -> list[dict[str, Any]]:
+    """Labelled scalar outputs of the schema ``ref`` names (see ``_outputs``)."""
+    file = ref.rsplit("/", 1)[-1]
+    return _outputs(source, (file, source.schemas[file]), primary=primary, prefix="")
+
+
+def _outputs(
+    source: ConnectorSource, located: Located, *, primary: str | None, prefix: str
 ) -> list[dict[str, Any]]:
     """Labelled scalar outputs, nested objects (nullable ones too) flattened with ``__``.
 
-    Lists, open objects and ``$ref``s are left to Zapier, which labels them from samples.
+    A property that is another schema's property (``call.json#/properties/call_id``) is
+    followed; ``$defs`` (lists, transcripts, latency stats) and open objects are left to
+    Zapier, which labels them from samples. ``x-visibility: hidden`` properties (credentials
+    such as a web call's access token) are never offered.
     """
     fields: list[dict[str, Any]] = []
-    for key, prop in schema.get("properties", {}).items():
+    file, schema = located
+    for key, own in schema.get("properties", {}).items():
         name = f"{prefix}{key}"
+        ref = own.get("$ref")
+        prop_file, prop = (
+            resolve(source, (file, own))
+            if isinstance(ref, str) and "#/properties/" in ref
+            else (file, own)
+        )
+        if "hidden" in (own.get("x-visibility"), prop.get("x-visibility")):
+            continue
         types = _types(prop)
         if "object" in types and prop.get("properties"):
-            fields.extend(_output_fields(prop, prefix=f"{name}__"))
+            nested = _outputs(source, (prop_file, prop), primary=None, prefix=f"{name}__")
+            fields.extend(nested)
             continue
         if "$ref" in prop or len(types) != 1 or types[0] not in _SCALAR_TYPES:
             continue
