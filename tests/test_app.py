@@ -18,6 +18,7 @@ PROTECTED = [
     ("GET", "/v1/actions/get-call?call_id=abc"),
     ("GET", "/v1/options/phone-numbers"),
     ("GET", "/v1/options/agents"),
+    ("GET", "/v1/options/agent-versions?agent_id=a1"),
 ]
 
 
@@ -188,7 +189,8 @@ def test_me_tells_bad_key_from_unreachable(
 
 
 def test_options_labels_and_dedupe(client: FlaskClient, retell: FakeRetell) -> None:
-    """Dropdowns are [{value, label}] with readable labels and no duplicates."""
+    """Dropdowns are [{value, label}] with readable labels and no duplicates (agents: see
+    tests/test_options.py)."""
     retell.reply(
         "GET",
         "/v2/list-phone-numbers",
@@ -202,28 +204,10 @@ def test_options_labels_and_dedupe(client: FlaskClient, retell: FakeRetell) -> N
             "has_more": False,
         },
     )
-    retell.reply(
-        "POST",
-        "/v2/list-agents",
-        200,
-        {
-            "items": [
-                {"agent_id": "a1", "agent_name": "Support agent", "version": 2},
-                {"agent_id": "a1", "agent_name": "Support agent", "version": 3},
-                {"agent_id": "a2", "agent_name": "Booking", "is_suspended": True},
-            ],
-            "has_more": False,
-        },
-    )
     numbers = client.get("/v1/options/phone-numbers", headers=AUTH).json
-    agents = client.get("/v1/options/agents", headers=AUTH).json
     assert numbers == [
         {"value": "+14157774444", "label": "+1 415-777-4444 · Sales line"},
         {"value": "+442071838750", "label": "+44 20 7183 8750"},
-    ]
-    assert agents == [
-        {"value": "a2", "label": "Booking · suspended"},
-        {"value": "a1", "label": "Support agent · v3"},
     ]
 
 

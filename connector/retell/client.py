@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -119,6 +120,10 @@ class RetellClient:
         """Every voice agent (POST /v2/list-agents, all pages)."""
         voice = {"filter_criteria": {"channel": {"type": "string", "op": "eq", "value": "voice"}}}
         return list(self._pages("POST", "/v2/list-agents", json=voice))
+
+    def list_agent_versions(self, agent_id: str) -> list[dict[str, Any]]:
+        """Every stored version of one agent (GET /list-agent-versions/{id}, all pages)."""
+        return list(self._pages("GET", f"/list-agent-versions/{quote(agent_id, safe='')}"))
 
     def whoami(self) -> dict[str, Any]:
         """Key identity (GET /get-api-key-info), or concurrency where that is not served."""

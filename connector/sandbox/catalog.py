@@ -1,8 +1,11 @@
-"""The simulated account's fixed assets: three agents, three phone numbers, one org.
+"""The simulated account's fixed assets: five agents, three phone numbers, one org.
 
 Ids look like Retell's and never change, so docs, demos and tests can name them. Lists are
 kept newest first (Retell's default ``sort_order`` is descending), so the Sales line and
-the Support agent come first.
+the Support agent come first. Besides three voice agents the account has a chat agent and a
+suspended voice agent, as real accounts do, so clients must read ``channel`` and
+``is_suspended``. Every agent has versions ``0..version``, all published; calls use the
+newest unless ``override_agent_version`` says otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ __all__ = [
     "ORG",
     "PHONE_NUMBERS",
     "Agent",
+    "AgentVersion",
     "PhoneNumber",
     "agent_by_id",
     "number_by_e164",
@@ -25,25 +29,61 @@ _EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, so timestamps are stable 
 
 
 @dataclass(frozen=True)
+class AgentVersion:
+    """One stored version, as ``GET /list-agent-versions/{agent_id}`` lists it."""
+
+    version: int
+    title: str | None
+    modified_ms: int
+    published: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "version": self.version,
+            "is_published": self.published,
+            "last_modification_timestamp": self.modified_ms,
+        }
+        if self.version:
+            out["base_version"] = self.version - 1
+        if self.title:
+            out["version_title"] = self.title
+        return out
+
+
+@dataclass(frozen=True)
 class Agent:
-    """A voice agent as ``POST /v2/list-agents`` lists it."""
+    """An agent as ``POST /v2/list-agents`` lists it; ``version`` is its newest version."""
 
     agent_id: str
     agent_name: str
     version: int
     modified_ms: int
+    titles: tuple[str, ...] = ()
+    """Titles of versions 0, 1, …; a version past the end has none."""
+    channel: str = "voice"
+    suspended: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
             "agent_id": self.agent_id,
             "agent_name": self.agent_name,
-            "channel": "voice",
-            "is_suspended": False,
+            "channel": self.channel,
+            "is_suspended": self.suspended,
             "is_transfer_agent": False,
             "tags": {"production": {"version": self.version}},
             "user_modified_timestamp": self.modified_ms,
-            "version": self.version,
         }
+
+    def versions(self) -> tuple[AgentVersion, ...]:
+        """Versions 0 to ``version``, oldest first, a day apart, the newest at ``modified_ms``."""
+        return tuple(
+            AgentVersion(
+                v,
+                self.titles[v] if v < len(self.titles) else None,
+                self.modified_ms - (self.version - v) * _DAY_MS,
+            )
+            for v in range(self.version + 1)
+        )
 
 
 @dataclass(frozen=True)
@@ -65,12 +105,12 @@ class PhoneNumber:
             "phone_number_type": "retell-twilio",
             "nickname": self.nickname,
             "area_code": int(national[:3]),
-            "inbound_agent_id": inbound.agent_id,
-            "inbound_agent_version": inbound.version,
-            "outbound_agent_id": outbound.agent_id,
-            "outbound_agent_version": outbound.version,
-            "inbound_agents": [{"agent_id": inbound.agent_id, "weight": 1.0}],
-            "outbound_agents": [{"agent_id": outbound.agent_id, "weight": 1.0}],
+            "inbound_agents": [
+                {"agent_id": inbound.agent_id, "agent_version": inbound.version, "weight": 1.0}
+            ],
+            "outbound_agents": [
+                {"agent_id": outbound.agent_id, "agent_version": outbound.version, "weight": 1.0}
+            ],
             "allowed_inbound_country_list": ["US", "CA"],
             "allowed_outbound_country_list": ["US", "CA"],
             "inbound_webhook_url": None,
@@ -78,12 +118,43 @@ class PhoneNumber:
         }
 
 
-SUPPORT = Agent("agent_5b8f3c1e9d2a4f6b8c0d1e2f3a", "Support agent", 3, _EPOCH_MS + 40 * _DAY_MS)
-SALES = Agent("agent_1c7e2d9b4a6f8e0c2b4d6f8a0c", "Sales agent", 5, _EPOCH_MS + 30 * _DAY_MS)
-REMINDERS = Agent(
-    "agent_9a3d5f7b1e2c4a6d8f0b2c4e6a", "Appointment reminders", 1, _EPOCH_MS + 20 * _DAY_MS
+SUPPORT = Agent(
+    "agent_5b8f3c1e9d2a4f6b8c0d1e2f3a",
+    "Support agent",
+    3,
+    _EPOCH_MS + 40 * _DAY_MS,
+    ("First draft", "Friendlier greeting", "Handles billing questions", "Spanish handoff"),
 )
-AGENTS: tuple[Agent, ...] = (SUPPORT, SALES, REMINDERS)
+SALES = Agent(
+    "agent_1c7e2d9b4a6f8e0c2b4d6f8a0c",
+    "Sales agent",
+    5,
+    _EPOCH_MS + 30 * _DAY_MS,
+    ("First draft", "Shorter pitch", "", "Books demos", "Objection handling", "Summer offer"),
+)
+REMINDERS = Agent(
+    "agent_9a3d5f7b1e2c4a6d8f0b2c4e6a",
+    "Appointment reminders",
+    1,
+    _EPOCH_MS + 20 * _DAY_MS,
+    ("First draft", "Confirms or reschedules"),
+)
+WEBSITE_CHAT = Agent(
+    "agent_4e6a8c0b2d4f6a8c0e2b4d6f8a",
+    "Website chat",
+    2,
+    _EPOCH_MS + 15 * _DAY_MS,
+    channel="chat",
+)
+WINTER_PROMO = Agent(
+    "agent_7c9e1a3b5d7f9a1c3e5b7d9f1a",
+    "Winter promo",
+    4,
+    _EPOCH_MS + 10 * _DAY_MS,
+    ("First draft",),
+    suspended=True,
+)
+AGENTS: tuple[Agent, ...] = (SUPPORT, SALES, REMINDERS, WEBSITE_CHAT, WINTER_PROMO)
 
 PHONE_NUMBERS: tuple[PhoneNumber, ...] = (
     PhoneNumber("+14157774444", "Sales line", SALES, SALES, _EPOCH_MS + 45 * _DAY_MS),

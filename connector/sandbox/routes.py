@@ -6,7 +6,15 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from connector.sandbox.catalog import AGENTS, ORG, PHONE_NUMBERS, Agent, PhoneNumber
+from connector.sandbox.catalog import (
+    AGENTS,
+    ORG,
+    PHONE_NUMBERS,
+    Agent,
+    AgentVersion,
+    PhoneNumber,
+    agent_by_id,
+)
 from connector.sandbox.errors import ApiError
 from connector.sandbox.filters import check_condition, compile_filters, match
 from connector.sandbox.pagination import paginate, parse_limit
@@ -105,23 +113,41 @@ def list_phone_numbers() -> dict[str, Any]:
     return _query_page(PHONE_NUMBERS, PhoneNumber.as_json)
 
 
+# list-agents' filter_criteria keys and the condition type each takes (the SDKs' own).
+_AGENT_FILTERS = {"channel": frozenset({"string"}), "is_transfer_agent": frozenset({"boolean"})}
+
+
 @bp.post("/v2/list-agents")
 def list_agents() -> dict[str, Any]:
-    """The account's agents; paging in the query string, filters in the body."""
+    """The account's agents, one item per agent; paging in the query, filters in the body."""
     criteria = _json_object().get("filter_criteria") or {}
     if not isinstance(criteria, dict):
         raise ApiError.bad_request("filter_criteria must be an object.")
-    query = str(criteria.get("query") or "").lower()
-    tests = {k: criteria[k] for k in ("channel", "is_transfer_agent") if k in criteria}
+    unknown = set(criteria) - {"query", *_AGENT_FILTERS}
+    if unknown:
+        raise ApiError.bad_request(f"filter_criteria.{min(unknown)} is not supported.")
+    query = criteria.get("query") or ""
+    if not isinstance(query, str):
+        raise ApiError.bad_request("filter_criteria.query must be a string.")
+    tests = {k: criteria[k] for k in _AGENT_FILTERS if k in criteria}
     for key, cond in tests.items():
-        check_condition(cond, key)
+        check_condition(cond, key, _AGENT_FILTERS[key])
 
     def keep(agent: Agent) -> bool:
-        found = query in agent.agent_name.lower() or query in agent.agent_id.lower()
-        fields = {"channel": "voice", "is_transfer_agent": False}
+        found = query.lower() in agent.agent_name.lower() or query in agent.agent_id
+        fields = {"channel": agent.channel, "is_transfer_agent": False}
         return found and all(match(cond, fields[k]) for k, cond in tests.items())
 
     return _query_page(tuple(a for a in AGENTS if keep(a)), Agent.as_json)
+
+
+@bp.get("/list-agent-versions/<agent_id>")
+def list_agent_versions(agent_id: str) -> dict[str, Any]:
+    """An agent's stored versions, newest first by default; 422 for an unknown agent."""
+    agent = agent_by_id(agent_id)
+    if agent is None:
+        raise ApiError(422)
+    return _query_page(agent.versions()[::-1], AgentVersion.as_json)
 
 
 @bp.get("/get-api-key-info")

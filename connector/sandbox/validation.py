@@ -110,6 +110,8 @@ def parse_create(body: Any) -> CreateRequest:
     agent = number.outbound_agent if agent_id is None else agent_by_id(agent_id)
     if agent is None:
         raise ApiError(422, "override_agent_id does not match an agent on this account.")
+    if agent.channel != "voice":
+        raise ApiError(422, "override_agent_id is a chat agent; phone calls need a voice agent.")
     if honor_dnc and to_number.endswith(DNC_SUFFIX):
         raise ApiError.bad_request("to_number is marked do_not_call on the internal DNC list.")
     webhook_url, webhook_events = _webhook_override(override)

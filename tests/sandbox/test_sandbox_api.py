@@ -65,6 +65,7 @@ def test_dnc_number_is_called_when_dnc_is_not_honoured(http: httpx.Client) -> No
         ("POST", "/v3/list-calls"),
         ("GET", "/v2/list-phone-numbers"),
         ("POST", "/v2/list-agents"),
+        ("GET", "/list-agent-versions/agent_5b8f3c1e9d2a4f6b8c0d1e2f3a"),
         ("GET", "/get-api-key-info"),
         ("GET", "/get-concurrency"),
     ],
@@ -256,10 +257,20 @@ def test_phone_numbers_page_by_query_string(http: httpx.Client) -> None:
     [
         ({"query": "sales"}, ["Sales agent"]),
         ({"query": "agent_9a3d"}, ["Appointment reminders"]),
-        ({"channel": {"type": "string", "op": "eq", "value": "chat"}}, []),
+        ({"channel": {"type": "string", "op": "eq", "value": "chat"}}, ["Website chat"]),
+        (
+            {"channel": {"type": "string", "op": "eq", "value": "voice"}},
+            ["Support agent", "Sales agent", "Appointment reminders", "Winter promo"],
+        ),
         (
             {"is_transfer_agent": {"type": "boolean", "op": "eq", "value": False}},
-            ["Support agent", "Sales agent", "Appointment reminders"],
+            [
+                "Support agent",
+                "Sales agent",
+                "Appointment reminders",
+                "Website chat",
+                "Winter promo",
+            ],
         ),
     ],
 )
@@ -269,6 +280,46 @@ def test_list_agents_filters(
     """list-agents honours filter_criteria's query, channel and is_transfer_agent."""
     body = http.post("/v2/list-agents", json={"filter_criteria": criteria}).json()
     assert [a["agent_name"] for a in body["items"]] == expected
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        {"channel": {"type": "boolean", "op": "eq", "value": True}},
+        {"is_transfer_agent": {"type": "string", "op": "eq", "value": "no"}},
+        {"query": 3},
+        {"colour": "red"},
+    ],
+)
+def test_bad_list_agents_filter_is_400(http: httpx.Client, criteria: dict[str, Any]) -> None:
+    """A list-agents filter outside the SDK's types gets 400, not a silently full list."""
+    response = http.post("/v2/list-agents", json={"filter_criteria": criteria})
+    assert response.status_code == 400 and response.json()["status"] == "error"
+
+
+def test_agent_versions_page_newest_first(http: httpx.Client) -> None:
+    """list-agent-versions lists versions newest first, paging with the query string."""
+    path = "/list-agent-versions/agent_5b8f3c1e9d2a4f6b8c0d1e2f3a"
+    first = http.get(path, params={"limit": 3}).json()
+    rest = http.get(path, params={"limit": 3, "pagination_key": first["pagination_key"]}).json()
+    assert [v["version"] for v in first["items"] + rest["items"]] == [3, 2, 1, 0]
+    assert first["items"][0]["version_title"] == "Spanish handoff"
+    ascending = http.get(path, params={"sort_order": "ascending"}).json()
+    assert [v["version"] for v in ascending["items"]] == [0, 1, 2, 3]
+
+
+def test_versions_of_an_unknown_agent_are_422(http: httpx.Client) -> None:
+    """An agent id the account does not have gets Retell's not-found 422."""
+    response = http.get("/list-agent-versions/agent_missing")
+    assert response.status_code == 422
+    assert response.json()["message"] == "Cannot find requested asset under given api key."
+
+
+def test_chat_agent_cannot_place_a_phone_call(http: httpx.Client) -> None:
+    """override_agent_id naming a chat agent is refused with 422 and places nothing."""
+    body = {**OK, "override_agent_id": "agent_4e6a8c0b2d4f6a8c0e2b4d6f8a"}
+    response = http.post(CREATE, json=body)
+    assert response.status_code == 422 and "chat agent" in response.json()["message"]
 
 
 def test_stats_and_config_controls(http: httpx.Client) -> None:

@@ -11,6 +11,7 @@ import pytest
 from retell import Retell
 
 from connector.sandbox import SandboxConfig, SandboxServer
+from connector.sandbox.catalog import AGENTS
 
 CREATE = "/v2/create-phone-call"
 BODY = {"from_number": "+14157774444", "to_number": "+14155550123"}
@@ -138,7 +139,7 @@ def test_sdk_honours_the_sandbox_retry_after(server: SandboxServer, http: httpx.
     """The SDK reads the sandbox's Retry-After on 429 and succeeds on its third try."""
     inject(http, status=429, count=2, retry_after=0.05, path="/v2/list-agents")
     with Retell(api_key=server.config.api_key, base_url=server.url, max_retries=2) as sdk:
-        assert len(sdk.agent.list().items) == 3
+        assert len(sdk.agent.list().items) == len(AGENTS)
     assert http.get("/_sandbox/stats").json()["faults_injected"] == 2
 
 

@@ -8,7 +8,12 @@ from typing import Literal
 import pytest
 import retell
 from retell import Retell, omit
-from retell.types import AgentListResponse, PhoneCallResponse, PhoneNumberListResponse
+from retell.types import (
+    AgentListResponse,
+    AgentListVersionsResponse,
+    PhoneCallResponse,
+    PhoneNumberListResponse,
+)
 
 from connector.sandbox import SandboxServer
 from connector.sandbox.catalog import AGENTS, PHONE_NUMBERS
@@ -115,6 +120,15 @@ def test_agents_list_returns_voice_agents(client: Retell) -> None:
     support = page.items[0]
     assert support.channel == "voice" and support.is_suspended is False
     assert support.tags["production"].version == 3
+
+
+def test_agent_versions_list_returns_typed_versions(client: Retell) -> None:
+    """agent.list_versions (GET /list-agent-versions/{id}) returns each version, newest first."""
+    sales = AGENTS[1]
+    page = client.agent.list_versions(sales.agent_id)
+    assert isinstance(page, AgentListVersionsResponse)
+    assert [v.version for v in page.items] == list(range(sales.version, -1, -1))
+    assert page.items[0].is_published is True and page.items[0].version_title == "Summer offer"
 
 
 @pytest.mark.parametrize("sort_order", ["descending", "ascending"])
