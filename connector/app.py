@@ -14,6 +14,9 @@ from flask import Flask, g, request
 from sqlalchemy import Engine
 
 from connector.calls import CallService
+from connector.campaigns.factory import build_dialer
+from connector.campaigns.queue import QueueStore
+from connector.campaigns.service import CampaignService
 from connector.delivery.factory import build_worker
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
@@ -45,8 +48,8 @@ def create_app(
 ) -> Flask:
     """Build the connector; ``settings`` defaults to the environment.
 
-    ``run_delivery`` starts this process's delivery loop (``serve`` does; tests drive
-    ``services().worker`` by hand instead).
+    ``run_delivery`` starts this process's background loops, delivery and dialer (``serve``
+    does; tests drive ``services().worker`` and ``services().dialer`` by hand instead).
     """
     settings = settings or load_settings()
     if configure_logs:
@@ -68,6 +71,9 @@ def create_app(
         lease_seconds=settings.retell_timeout_seconds * 2 + 30,
     )
     worker = build_worker(settings, engine, transport=delivery_transport)
+    dialer = build_dialer(
+        settings, engine, transport=retell_transport, wake_delivery=worker.wake
+    )
     app.extensions["connector"] = Services(
         settings=settings,
         engine=engine,
@@ -79,9 +85,12 @@ def create_app(
         queue=worker.queue,
         delivery_log=DeliveryLog(engine),
         worker=worker,
+        campaigns=CampaignService(QueueStore(engine), keys, wake_dialer=dialer.wake),
+        dialer=dialer,
     )
     if run_delivery:
         worker.start()
+        dialer.start()
     from connector.api import register_api
 
     register_api(app)

@@ -50,16 +50,25 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _worker(_args: argparse.Namespace) -> int:
     import signal
 
+    from connector.campaigns.factory import build_dialer
     from connector.delivery.factory import build_worker
     from connector.logs import configure_logging
     from connector.store.engine import create_store_engine
 
     settings = load_settings()
     configure_logging(settings.connector_log_level, secrets=settings.secret_values())
-    worker = build_worker(settings, create_store_engine(settings.connector_database_url))
-    signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
-    print(f"delivery worker {worker.name} running", flush=True)
+    engine = create_store_engine(settings.connector_database_url)
+    worker = build_worker(settings, engine)
+    dialer = build_dialer(settings, engine, wake_delivery=worker.wake).start()
+
+    def _stop(*_: object) -> None:
+        dialer.request_stop()
+        worker.request_stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"delivery worker and dialer {worker.name} running", flush=True)
     worker.run()
+    dialer.stop()
     worker.stop()
     return 0
 
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--api-key", default="sandbox-key")
     sandbox.set_defaults(func=_sandbox)
 
-    worker = commands.add_parser("worker", help="run the delivery worker alone")
+    worker = commands.add_parser("worker", help="run the delivery worker and dialer alone")
     worker.set_defaults(func=_worker)
 
     demo = commands.add_parser("demo", help="sandbox + connector: place a call, show it")

@@ -2,7 +2,8 @@
 
 Timestamps become ISO 8601 (UTC), durations seconds, the transcript readable text, and
 each ``custom_analysis_data`` entry its own ``custom_analysis_data.<key>`` field (nested
-values as compact JSON text) so that every field is one scalar in a platform's mapper.
+values as compact JSON text) so that every field is one scalar in a platform's mapper. A call
+the campaign dialer placed names its queued call and campaign (null for other calls).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-__all__ = ["FLAT_FIELDS", "flatten_call", "iso_from_ms", "transcript_text"]
+__all__ = ["FLAT_FIELDS", "QUEUE_METADATA", "flatten_call", "iso_from_ms", "transcript_text"]
 
 FLAT_FIELDS = (
     "call_id",
@@ -30,7 +31,14 @@ FLAT_FIELDS = (
     "call_successful",
     "in_voicemail",
     "recording_url",
+    "queued_call_id",
+    "campaign",
 )
+# Where a call placed by the campaign dialer carries its queued call and campaign.
+QUEUE_METADATA = {
+    "queued_call_id": "retell_connector_queued_call_id",
+    "campaign": "retell_connector_campaign",
+}
 _SPEAKERS = {"agent": "Agent", "user": "User", "transfer_target": "Transfer target"}
 
 
@@ -102,6 +110,10 @@ def flatten_call(call: dict[str, Any]) -> dict[str, Any]:
         "in_voicemail": analysis.get("in_voicemail"),
         "recording_url": call.get("recording_url"),
     }
+    metadata = call.get("metadata")
+    for name, key in QUEUE_METADATA.items():
+        value = metadata.get(key) if isinstance(metadata, dict) else None
+        flat[name] = value if isinstance(value, str) else None
     custom = analysis.get("custom_analysis_data")
     if isinstance(custom, dict):
         for key, value in custom.items():

@@ -1,5 +1,7 @@
 """Serving the connector under gunicorn: threaded workers so many Retell calls can wait at once.
 
+Gunicorn's own errors (a request line or header over the limits in ``connector.limits``)
+are answered in problem+json by the worker class (``connector.gunicorn_worker``).
 Settings are loaded in the master first, so a bad setting stops start-up with one line
 before any worker forks; each worker then builds its own app (engine, HTTP pool, delivery
 loop). ``gunicorn_options`` is the one server configuration, shared with the benchmarks'
@@ -15,6 +17,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from connector.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
 from connector.settings import Settings
 
 __all__ = ["GunicornServer", "gunicorn_options"]
@@ -26,8 +29,11 @@ def gunicorn_options(
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": "connector.gunicorn_worker.ProblemWorker",  # gthread, problem+json
         "threads": threads,
+        "limit_request_line": MAX_REQUEST_LINE_BYTES,
+        "limit_request_field_size": MAX_HEADER_BYTES,
+        "limit_request_fields": MAX_HEADERS,
         "timeout": 120,
         "graceful_timeout": 20,
         "keepalive": 30,

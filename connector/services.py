@@ -11,6 +11,8 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from connector.calls import CallService
+from connector.campaigns.dialer import Dialer
+from connector.campaigns.service import CampaignService
 from connector.delivery.worker import DeliveryWorker
 from connector.retell.client import RetellClient
 from connector.settings import Settings
@@ -37,10 +39,16 @@ class Services:
     queue: DeliveryQueue
     delivery_log: DeliveryLog
     worker: DeliveryWorker
+    campaigns: CampaignService
+    dialer: Dialer
 
     def wake_delivery(self) -> None:
         """Tell this process's delivery loop that new work is due (others poll)."""
         self.worker.wake()
+
+    def wake_dialer(self) -> None:
+        """Tell this process's dialer that a call was queued or a slot freed (others poll)."""
+        self.dialer.wake()
 
 
 def services() -> Services:

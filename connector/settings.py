@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_hours: float = Field(72.0, validation_alias="CONNECTOR_IDEMPOTENCY_TTL_HOURS")
     sandbox: bool = Field(False, validation_alias="CONNECTOR_SANDBOX")
+    # Campaigns (issue 11): at most this many queued calls in flight, below Retell's own limit.
+    connector_max_concurrent_calls: int | None = Field(
+        None, ge=1, validation_alias="CONNECTOR_MAX_CONCURRENT_CALLS"
+    )
+    # Knobs for tests: how often Retell's concurrency is read, when a call in flight that sent
+    # no call_ended is looked up, and when its slot is freed anyway.
+    concurrency_refresh_seconds: float = Field(
+        3.0, gt=0, validation_alias="CONNECTOR_CONCURRENCY_REFRESH_SECONDS"
+    )
+    call_poll_seconds: float = Field(30.0, gt=0, validation_alias="CONNECTOR_CALL_POLL_SECONDS")
+    call_safety_seconds: float = Field(
+        7200.0, gt=0, validation_alias="CONNECTOR_CALL_SAFETY_SECONDS"
+    )
 
     @field_validator("connector_api_tokens", mode="before")
     @classmethod

@@ -26,6 +26,10 @@ from flask.testing import FlaskClient
 from retell.lib import webhook_auth
 
 from connector.jsontext import MAX_DEPTH
+from connector.limits import MAX_HEADER_BYTES, MAX_REQUEST_LINE_BYTES
+from connector.manifest import schema_validator
+from connector.platforms import load_source
+from connector.platforms.openapi.document import document
 from connector.sandbox import SandboxConfig, SandboxServer, create_sandbox_app, sandbox_of
 from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell
 
@@ -287,3 +291,93 @@ def test_served_chunked_create_under_the_limit_places_the_call(served: Served) -
     )
     assert response.status_code == 201, response.text[:300]
     assert served.calls_created() == before + 1
+
+
+# --- errors gunicorn answers itself -------------------------------------------------------
+
+
+def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes and read the answer to the end (the server closes)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
+    return int(status_line.split(" ")[1]), headers, body
+
+
+def request_bytes(target: str = "/healthz", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+LONG_KEY = {**AUTH, "Idempotency-Key": "k" * 10_000}
+MANY_HEADERS = {f"X-Extra-{n}": "1" for n in range(120)}
+
+# (label, raw request, status, slug, the field the problem names)
+GUNICORN_ERRORS: list[tuple[str, bytes, int, str, str | None]] = [
+    (
+        "10,000-character Idempotency-Key",
+        request_bytes("/v1/me", LONG_KEY).replace(b"GET", b"POST", 1),
+        431,
+        "header-too-large",
+        "headers",
+    ),
+    ("120 headers", request_bytes("/healthz", MANY_HEADERS), 431, "header-too-large", "headers"),
+    (
+        "10,000-character URL",
+        request_bytes("/v1/actions/get-call?call_id=" + "c" * 10_000),
+        414,
+        "uri-too-long",
+        "url",
+    ),
+    ("malformed request line", b"NOT A REQUEST\r\n\r\n", 400, "bad-request", None),
+    ("unknown HTTP version", b"GET / HTTP/7.1\r\nHost: x\r\n\r\n", 400, "bad-request", None),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("label", "raw", "status", "slug", "path"), GUNICORN_ERRORS, ids=[e[0] for e in GUNICORN_ERRORS]
+)
+def test_served_errors_before_the_app_are_problem_json(
+    served: Served, label: str, raw: bytes, status: int, slug: str, path: str | None
+) -> None:
+    """Errors gunicorn answers itself are problem+json, not its HTML page."""
+    got, headers, body = raw_exchange(served.url, raw)
+    assert got == status
+    assert headers["content-type"] == "application/problem+json"
+    assert int(headers["content-length"]) == len(body)
+    problem = json.loads(body)
+    assert problem["status"] == status
+    assert problem["type"].endswith("/" + slug)
+    assert problem["title"] and problem["detail"]
+    assert [e["path"] for e in problem.get("errors", [])] == ([path] if path else [])
+    schema_validator("problem.json").validate(problem)
+
+
+@pytest.mark.slow
+def test_served_server_keeps_answering_after_its_own_errors(served: Served) -> None:
+    """A refused request does not disturb the worker: the next request is answered normally."""
+    raw_exchange(served.url, request_bytes("/healthz", MANY_HEADERS))
+    assert httpx.get(served.url + "/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_openapi_documents_the_size_limits() -> None:
+    """Every operation lists 414 and 431, every JSON-body operation 413, each with its limit."""
+    doc = document(load_source("https://connector.example.com"))
+    responses = doc["components"]["responses"]
+    assert f"{MAX_REQUEST_LINE_BYTES:,} bytes" in responses["problem-414"]["description"]
+    assert f"{MAX_HEADER_BYTES:,} bytes" in responses["problem-431"]["description"]
+    assert "chunked" in responses["problem-413"]["description"]
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            statuses = set(operation["responses"])
+            assert {"414", "431"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert "413" in statuses, (method, path)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 from connector import jsonprovider
-from connector.api import actions, deliveries, errors, meta, options, triggers, webhooks
+from connector.api import (
+    actions,
+    campaigns,
+    deliveries,
+    errors,
+    meta,
+    options,
+    triggers,
+    webhooks,
+)
 
 __all__ = ["register_api"]
 
@@ -20,3 +29,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(triggers.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(deliveries.bp)
+    app.register_blueprint(campaigns.bp)

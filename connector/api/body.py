@@ -16,12 +16,10 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector import jsontext
+from connector.limits import MAX_REQUEST_BYTES
 from connector.problems import FieldError, MalformedBody, PayloadTooLarge
 
-__all__ = ["DEFAULT_LIMIT_BYTES", "json_body", "read_body"]
-
-DEFAULT_LIMIT_BYTES = 1024 * 1024
-"""The limit when the app sets no ``MAX_CONTENT_LENGTH`` (the connector sets this value)."""
+__all__ = ["json_body", "read_body"]
 
 _READ_SIZE = 64 * 1024
 
@@ -34,9 +32,9 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 def read_body(limit: int | None = None) -> bytes:
-    """The whole body, or a 413 naming ``body`` if it is over ``limit`` bytes (default: the
-    app's ``MAX_CONTENT_LENGTH``), however it is framed; nothing past the limit is read."""
-    limit = limit or request.max_content_length or DEFAULT_LIMIT_BYTES
+    """The whole body, or a 413 naming ``body`` if it is over ``limit`` bytes (default:
+    ``MAX_REQUEST_BYTES``), however it is framed; nothing past the limit is read."""
+    limit = limit or MAX_REQUEST_BYTES
     declared = request.content_length
     if declared is not None and declared > limit:
         raise _too_large(limit)

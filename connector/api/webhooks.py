@@ -14,6 +14,8 @@ from flask import Blueprint, Response, request
 
 from connector import jsontext
 from connector.api.body import read_body
+from connector.api.inbound import answer_verified, answers_inbound
+from connector.limits import MAX_WEBHOOK_BYTES
 from connector.problems import FieldError, InvalidSignature, MalformedBody
 from connector.retell.signature import SignatureError, verify
 from connector.services import services
@@ -22,7 +24,6 @@ __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
 
 log = logging.getLogger(__name__)
 
-MAX_WEBHOOK_BYTES = 256 * 1024
 MAX_ID = 128  # the store's column widths for call and agent ids
 MAX_EVENT = 64
 
@@ -75,6 +76,8 @@ def retell_webhook() -> Response:
         verify(raw, key, request.headers.get("x-retell-signature"))
     except SignatureError as exc:
         raise InvalidSignature(str(exc)) from None
+    if answers_inbound(raw):  # an inbound call sent to the call-event URL (issue 13)
+        return answer_verified(raw)
     event, call = _parse(raw)
     accepted = services().inbox.accept(event, call)
     if accepted.deliveries:

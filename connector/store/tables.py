@@ -15,11 +15,14 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "campaigns",
     "deliveries",
     "delivery_attempts",
     "events",
     "idempotency_keys",
     "metadata",
+    "queued_call_attempts",
+    "queued_calls",
     "subscriptions",
 ]
 
@@ -109,4 +112,71 @@ delivery_attempts = Table(
     Column("duration_ms", Float, nullable=False),
     Column("response_body", Text),
     PrimaryKeyConstraint("delivery_id", "attempt"),
+)
+
+# Campaigns (issue 11): one row per (token, campaign name), created with its first queued call.
+campaigns = Table(
+    "connector_campaigns",
+    metadata,
+    Column("owner", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("paused", Integer, nullable=False, default=0),
+    Column("call_window", Text),  # JSON; null: the default window
+    Column("last_dial_at", Float),  # round-robin: the campaign that waited longest goes first
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("owner", "name"),
+)
+
+# Calls waiting to be dialled, being dialled, or done; see connector.campaigns.
+queued_calls = Table(
+    "connector_queued_calls",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("campaign", String(100), nullable=False),
+    # queued | dialing | calling | completed | failed | expired | cancelled
+    Column("state", String(16), nullable=False),
+    Column("request", Text, nullable=False),  # the validated create-phone-call body, JSON
+    Column("to_number", String(32), nullable=False),
+    Column("call_window", Text),  # JSON; null: the campaign's window
+    Column("retry", Text, nullable=False),  # JSON retry policy
+    Column("not_before", Float),
+    Column("expires_at", Float),
+    Column("next_attempt_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),  # attempts that counted
+    Column("dials", Integer, nullable=False, default=0),  # dial numbers handed out
+    Column("call_id", String(128)),
+    Column("lease_until", Float),
+    Column("leased_by", String(64)),
+    Column("last_outcome", String(64)),
+    Column("reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Index("connector_queued_calls_due", "state", "next_attempt_at"),
+    Index("connector_queued_calls_campaign", "owner", "campaign", "state", "created_at"),
+    Index("connector_queued_calls_leases", "state", "lease_until"),
+    Index("connector_queued_calls_expiry", "state", "expires_at"),
+    Index("connector_queued_calls_owner", "owner", "created_at"),
+)
+
+# Each dial of a queued call, under its own Retell idempotency key (stored before the dial).
+queued_call_attempts = Table(
+    "connector_queued_call_attempts",
+    metadata,
+    Column("queued_call_id", String(40), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("upstream_key", String(64), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # dialing | placed | ended | requeued
+    Column("call_id", String(128)),
+    Column("outcome", String(64)),
+    Column("counted", Integer, nullable=False, default=0),  # 1: it used up an attempt
+    Column("error", Text),
+    Column("dialled_at", Float, nullable=False),
+    Column("placed_at", Float),
+    Column("checked_at", Float),  # last look at Retell for a call that never reported
+    Column("ended_at", Float),
+    PrimaryKeyConstraint("queued_call_id", "number"),
+    Index("connector_queued_call_attempts_open", "state", "checked_at"),
+    Index("connector_queued_call_attempts_dialled", "dialled_at"),
 )

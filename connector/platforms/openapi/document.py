@@ -21,6 +21,13 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from connector.limits import (
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+    MAX_REQUEST_BYTES,
+    MAX_REQUEST_LINE_BYTES,
+    MAX_WEBHOOK_BYTES,
+)
 from connector.platforms.source import ConnectorSource, load_source
 
 __all__ = ["ROUTES", "Param", "Route", "component_name", "document", "export", "served_document"]
@@ -71,23 +78,36 @@ class Route:
 # Error statuses by cause, as connector/api and connector/problems.py produce them.
 AUTH = (401,)
 JSON_BODY = (400, 413, 422)  # not JSON; over MAX_REQUEST_BYTES; invalid fields
+SERVER = (414, 431)  # any route: a request line or header over the server's limits
 UPSTREAM = (402, 422, 429, 502, 504)  # upstream_problem() of a Retell error
 STORE = (503,)  # the database is unavailable
 
+
+def _size(limit: int) -> str:
+    """``1048576`` → ``1 MiB``, ``262144`` → ``256 KiB``."""
+    return f"{limit // 1024**2} MiB" if limit % 1024**2 == 0 else f"{limit // 1024} KiB"
+
+
 # What each problem status means across routes: the problem ``type`` slugs behind it.
 PROBLEMS: dict[int, str] = {
-    400: "The body is not JSON (malformed-json, bad-request).",
+    400: "The body is not JSON (malformed-json, bad-request), or the request could not be read "
+    "(bad-request).",
     401: "Missing or unknown bearer token (unauthenticated), or a bad webhook signature "
     "(invalid-signature).",
     402: "The Retell account needs payment (retell-payment-required).",
     404: "No such resource (not-found).",
     409: "A request with this idempotency key is still running (idempotency-in-flight), or the "
     "delivery cannot be replayed now (replay-conflict).",
-    413: "The body is too large (payload-too-large).",
+    413: f"The body is over {_size(MAX_REQUEST_BYTES)} ({_size(MAX_WEBHOOK_BYTES)} for Retell "
+    "webhooks), whether sent with Content-Length or chunked (payload-too-large).",
+    414: f"The request line (method, path and query) is over {MAX_REQUEST_LINE_BYTES:,} bytes "
+    "(uri-too-long).",
     422: "Invalid input, with one entry per field in errors (validation-error); an idempotency "
     "key reused with another body (idempotency-key-reused); or Retell refused the request "
     "(retell-rejected).",
     429: "Retell is rate limiting the account (retell-rate-limited); retry after Retry-After.",
+    431: f"A header is over {MAX_HEADER_BYTES:,} bytes (name and value), or there are more than "
+    f"{MAX_HEADERS} headers (header-too-large).",
     502: "Retell rejected the server's API key (retell-unauthorized), failed or could not be "
     "reached (retell-unavailable), or the call may or may not have been placed "
     "(call-outcome-unknown).",
@@ -384,7 +404,7 @@ def _operation(route: Route) -> Schema:
             name: {"$ref": f"#/components/headers/{name}"} for name in route.ok_headers
         }
     responses: Schema = {str(route.ok): success}
-    for status in sorted(set(route.errors)):
+    for status in sorted({*route.errors, *SERVER}):
         responses[str(status)] = {"$ref": f"#/components/responses/problem-{status}"}
     operation["responses"] = responses
     if route.callbacks:

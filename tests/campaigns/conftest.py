@@ -1,0 +1,68 @@
+"""Fixtures for campaigns: an app on both stores with a scripted Retell, and a clock to set."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from connector.app import create_app
+from connector.retell.retry import RetryPolicy
+from connector.services import Services
+from tests.conftest import FakeRetell, make_settings
+
+OTHER_TOKEN = "other-token-0123456789abcdef"
+SALES_LINE = "+14157774444"
+
+
+@dataclass
+class Clock:
+    """A clock tests move by hand (unix seconds)."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, iso: str) -> Clock:
+        self.now = dt.datetime.fromisoformat(iso).timestamp()
+        return self
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC).timestamp())
+
+
+@pytest.fixture
+def app(tmp_path: Path, retell: FakeRetell, engine: Engine) -> Flask:
+    settings = make_settings(
+        tmp_path,
+        connector_api_tokens=f"test-token-0123456789abcdef,{OTHER_TOKEN}",
+        connector_allow_private_targets=True,
+        connector_retry_schedule="0,0,0",
+        delivery_timeout_seconds=0.5,
+    )
+    return create_app(
+        settings,
+        engine=engine,
+        retell_transport=retell.transport,
+        retry=RetryPolicy.testing(),
+        configure_logs=False,
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def svc(app: Flask) -> Services:
+    found: Services = app.extensions["connector"]
+    return found
