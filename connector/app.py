@@ -71,9 +71,7 @@ def create_app(
         lease_seconds=settings.retell_timeout_seconds * 2 + 30,
     )
     worker = build_worker(settings, engine, transport=delivery_transport)
-    dialer = build_dialer(
-        settings, engine, transport=retell_transport, wake_delivery=worker.wake
-    )
+    dialer = build_dialer(settings, engine, transport=retell_transport, wake_delivery=worker.wake)
     app.extensions["connector"] = Services(
         settings=settings,
         engine=engine,

@@ -58,7 +58,10 @@ def test_campaign_defaults_to_default(client: FlaskClient) -> None:
 
 BAD_INPUT = [
     ({"call_window": {"start": "20:00", "end": "09:00"}}, "call_window.end"),
-    ({"call_window": {"start": "09:00", "end": "17:00", "timezone": "Mars/Base"}}, "call_window.timezone"),
+    (
+        {"call_window": {"start": "09:00", "end": "17:00", "timezone": "Mars/Base"}},
+        "call_window.timezone",
+    ),
     ({"call_window": {"start": "9am", "end": "17:00"}}, "call_window.start"),
     ({"call_window": {"start": "09:00", "end": "17:00", "days": ["funday"]}}, "call_window.days.0"),
     ({"call_window": 5}, "call_window"),
