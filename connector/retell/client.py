@@ -125,6 +125,10 @@ class RetellClient:
         """Every stored version of one agent (GET /list-agent-versions/{id}, all pages)."""
         return list(self._pages("GET", f"/list-agent-versions/{quote(agent_id, safe='')}"))
 
+    def get_concurrency(self) -> dict[str, Any]:
+        """GET /get-concurrency: the account's concurrency limit and calls ongoing now."""
+        return self._json("GET", "/get-concurrency", idempotent=True)
+
     def whoami(self) -> dict[str, Any]:
         """Key identity (GET /get-api-key-info), or concurrency where that is not served."""
         try:
