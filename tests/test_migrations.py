@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,14 +22,22 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, Float, Index, String, Table, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from connector.store.engine import create_store_engine
-from connector.store.schema import _scripts, current_revision, head_revision, migrate
+from connector.store.migrations.__main__ import new_revision
+from connector.store.schema import (
+    SchemaError,
+    current_revision,
+    head_revision,
+    history,
+    migrate,
+)
 from connector.store.tables import metadata
 from tests.conftest import PG_ENV, TOKEN
 
+MIGRATIONS = Path(__file__).parents[1] / "connector" / "store" / "migrations"
 PRE_MIGRATION_SCHEMA = Path(__file__).parent / "data" / "pre_migration_schema.sql"
 MIGRATED = "migrated the connector's schema from nothing to"
 
@@ -74,7 +83,7 @@ def schema_differences(url: str) -> list[object]:
 
 def test_history_has_one_head() -> None:
     """Two revisions naming the same parent (two people adding tables at once) are caught here."""
-    assert len(_scripts().get_heads()) == 1
+    assert len(history().get_heads()) == 1
 
 
 def test_migrations_build_exactly_the_declared_tables(empty_database: str) -> None:
@@ -158,6 +167,50 @@ def test_database_from_before_migrations_keeps_its_rows(empty_database: str) -> 
         engine.dispose()
     assert counts == dict.fromkeys(_ROWS, 1)
     assert schema_differences(empty_database) == []
+
+
+def test_schema_newer_than_the_code_is_refused_untouched(empty_database: str) -> None:
+    """A database a newer connector migrated stops the start with a message, rows intact."""
+    engine = create_store_engine(empty_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+            conn.execute(text(_ROWS["connector_events"]))
+        with pytest.raises(SchemaError, match=r"revision 9999, which this version .* not know"):
+            migrate(engine)
+        with engine.connect() as conn:
+            assert current_revision(conn) == "9999"
+            assert conn.execute(text("SELECT count(*) FROM connector_events")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_new_revision_creates_a_table_added_to_tables_py(tmp_path: Path) -> None:
+    """The documented way to add a table: declare it, run ``new``, and the revision creates it."""
+    location = str(tmp_path / "migrations")
+    shutil.copytree(MIGRATIONS, location, ignore=shutil.ignore_patterns("__pycache__"))
+    added = Table(
+        "connector_test_added",
+        metadata,
+        Column("id", String(40), primary_key=True),
+        Column("at", Float, nullable=False),
+        Index("connector_test_added_at", "at"),
+    )
+    try:
+        written = new_revision("add test table", location=location)
+        source = written.read_text()
+        url = f"sqlite:///{tmp_path / 'after.db'}"
+        engine = create_store_engine(url, create_tables=False)
+        migration = migrate(engine, location=location)
+        engine.dispose()
+        differences = schema_differences(url)
+    finally:
+        metadata.remove(added)
+    assert written.name == f"{migration.after}_add_test_table.py"
+    assert "op.create_table('connector_test_added'" in source
+    assert "connector_test_added_at" in source
+    assert (migration.before, migration.after) == (None, f"{int(head_revision()) + 1:04d}")
+    assert differences == []
 
 
 def test_pre_migration_schema_file_is_the_baseline() -> None:

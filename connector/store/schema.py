@@ -25,16 +25,17 @@ from typing import NamedTuple
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 __all__ = [
     "SCRIPT_LOCATION",
     "Migration",
+    "SchemaError",
     "alembic_config",
     "current_revision",
     "head_revision",
+    "history",
     "migrate",
 ]
 
@@ -45,6 +46,7 @@ SCRIPT_LOCATION = "connector.store:migrations"
 # Any fixed bigint serves; this one is the first 8 bytes of sha256("retell-connector schema"),
 # unlikely to meet another application's key in a shared database.
 _ADVISORY_LOCK_KEY = 2928436164370168983
+_VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 
 
 class Migration(NamedTuple):
@@ -59,38 +61,57 @@ class Migration(NamedTuple):
         return self.before != self.after
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration for the packaged revisions, lending ``connection`` to env.py."""
+def alembic_config(
+    connection: Connection | None = None, *, location: str = SCRIPT_LOCATION
+) -> Config:
+    """Alembic's configuration for the revisions at ``location``, lending ``connection`` to env.py.
+
+    ``location`` is the packaged history except in tests of the history tooling itself.
+    """
     config = Config()
-    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("script_location", location)
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
 
 
 @functools.cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+def history(location: str = SCRIPT_LOCATION) -> ScriptDirectory:
+    """The revisions at ``location``, read once per process (``cache_clear`` after writing one)."""
+    return ScriptDirectory.from_config(alembic_config(location=location))
 
 
-def head_revision() -> str:
+def head_revision(location: str = SCRIPT_LOCATION) -> str:
     """The newest revision this code knows (one head: tests refuse a forked history)."""
-    head = _scripts().get_current_head()
-    assert head is not None, "connector/store/migrations/versions holds no revision"
+    head = history(location).get_current_head()
+    assert head is not None, f"{location} holds no revision"
     return head
 
 
 def current_revision(conn: Connection) -> str | None:
-    """The revision the database is at; ``None`` when it has never been migrated."""
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision the database is at; ``None`` when it has never been migrated.
+
+    Read directly rather than through Alembic's MigrationContext, which logs two lines at
+    INFO on every start even when there is nothing to do.
+    """
+    if not inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    versions = conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars().all()
+    if len(versions) > 1:
+        raise SchemaError(f"The database is on several schema branches at once ({versions}).")
+    return versions[0] if versions else None
 
 
-def migrate(engine: Engine) -> Migration:
+class SchemaError(RuntimeError):
+    """The database's schema is one this code cannot bring to its newest revision."""
+
+
+def migrate(engine: Engine, *, location: str = SCRIPT_LOCATION) -> Migration:
     """Create or upgrade the connector's tables to the newest revision.
 
     Safe to call from any number of processes at once: exactly one does the work.
     """
-    head = head_revision()
+    head = head_revision(location)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
@@ -98,9 +119,16 @@ def migrate(engine: Engine) -> Migration:
         if current == head:
             log.info("the connector's schema is at revision %s", head)
             return Migration(current, head)
+        known = {script.revision for script in history(location).walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaError(
+                f"The database's schema is at revision {current}, which this version of the "
+                f"connector does not know (its newest is {head}): a newer version migrated it. "
+                "Run that version, or restore a backup taken before it."
+            )
         if current is None and _has_connector_tables(conn):
             log.info("adopting a connector database created before migrations")
-        command.upgrade(alembic_config(conn), "head")
+        command.upgrade(alembic_config(conn, location=location), "head")
     log.info("migrated the connector's schema from %s to %s", current or "nothing", head)
     return Migration(current, head)
 

@@ -17,20 +17,32 @@ from pathlib import Path
 from alembic import command
 
 from connector.store.engine import create_store_engine
-from connector.store.schema import alembic_config, head_revision
+from connector.store.schema import (
+    SCRIPT_LOCATION,
+    alembic_config,
+    head_revision,
+    history,
+    migrate,
+)
 
 
-def _new(message: str, *, empty: bool) -> Path:
-    rev_id = f"{int(head_revision()) + 1:04d}"
+def new_revision(message: str, *, empty: bool = False, location: str = SCRIPT_LOCATION) -> Path:
+    """Write the revision after the current head at ``location``; returns its path."""
+    rev_id = f"{int(head_revision(location)) + 1:04d}"
     with tempfile.TemporaryDirectory() as scratch:
-        engine = create_store_engine(f"sqlite:///{Path(scratch) / 'head.db'}")
+        engine = create_store_engine(f"sqlite:///{Path(scratch) / 'head.db'}", create_tables=False)
         try:
+            migrate(engine, location=location)
             with engine.connect() as conn:
                 written = command.revision(
-                    alembic_config(conn), message=message, autogenerate=not empty, rev_id=rev_id
+                    alembic_config(conn, location=location),
+                    message=message,
+                    autogenerate=not empty,
+                    rev_id=rev_id,
                 )
         finally:
             engine.dispose()
+    history.cache_clear()  # the history this process read has grown
     assert written is not None and not isinstance(written, list)
     return Path(written.path)
 
@@ -47,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--empty", action="store_true", help="write an empty revision (for data changes)"
     )
     args = parser.parse_args(argv)
-    path = _new(args.message, empty=args.empty)
+    path = new_revision(args.message, empty=args.empty)
     print(f"wrote {path}")
     print(f"read it, then: ruff format {path} && python -m pytest tests/test_migrations.py")
     return 0
