@@ -27,8 +27,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=int, default=100)
     args = parser.parse_args()
-    # Calls stay "registered" for the whole run: the benchmark measures the create path only.
-    config = SandboxConfig(latency_ms=args.latency_ms, ring_seconds=3600.0)
+    # Calls stay "registered" for the whole run: the benchmark measures the create path only,
+    # so no concurrency limit may end them early.
+    config = SandboxConfig(
+        latency_ms=args.latency_ms, ring_seconds=3600.0, concurrency_limit=10_000_000
+    )
 
     def load() -> Flask:
         app = create_sandbox_app(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from connector.settings import SettingsError, load_settings
 
@@ -42,7 +42,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from connector.sandbox import SandboxConfig, serve_sandbox
 
-    config = SandboxConfig(api_key=args.api_key, webhook_url=args.webhook_url)
+    config = SandboxConfig(
+        api_key=args.api_key,
+        webhook_url=args.webhook_url,
+        ring_seconds=args.ring_seconds,
+        talk_seconds=args.talk_seconds,
+        concurrency_limit=args.concurrency_limit,
+        concurrency_over_limit=args.concurrency_over_limit,
+    )
     serve_sandbox(config, host=args.host, port=args.port)
     return 0
 
@@ -101,6 +108,21 @@ def _check(_args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` no smaller than ``minimum``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retell-connector", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +140,24 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8090)
     sandbox.add_argument("--webhook-url", default=None)
     sandbox.add_argument("--api-key", default="sandbox-key")
+    sandbox.add_argument(
+        "--concurrency-limit",
+        type=_at_least(0, int),
+        default=20,
+        help="calls in progress at once (Retell's pay-as-you-go default: 20)",
+    )
+    sandbox.add_argument(
+        "--concurrency-over-limit",
+        choices=["end", "429"],
+        default="end",
+        help="a call over the limit: end it with concurrency_limit_reached, or answer 429",
+    )
+    sandbox.add_argument(
+        "--ring-seconds", type=_at_least(0, float), default=1.0, help="ringing before pick-up"
+    )
+    sandbox.add_argument(
+        "--talk-seconds", type=_at_least(0, float), default=3.0, help="length of a conversation"
+    )
     sandbox.set_defaults(func=_sandbox)
 
     worker = commands.add_parser("worker", help="run the delivery worker and dialer alone")

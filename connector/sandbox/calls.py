@@ -112,15 +112,25 @@ class CallBook:
         self._seq = itertools.count(1)
 
     def add(
-        self, call: SandboxCall, idempotency_key: str | None = None
+        self,
+        call: SandboxCall,
+        idempotency_key: str | None = None,
+        *,
+        admit: Callable[[SandboxCall], None] | None = None,
     ) -> tuple[SandboxCall, bool]:
-        """Store ``call``, or return the call already placed with ``idempotency_key`` (False)."""
+        """Store ``call``, or return the call already placed with ``idempotency_key`` (False).
+
+        ``admit`` runs under the book's lock for a call that is really new (not a replay): it
+        may change the call, or raise to refuse it, and then nothing is stored.
+        """
         with self._cond:
             now = self._clock()
             while self._keys and now - next(iter(self._keys.values()))[1] >= self._ttl:
                 self._keys.popitem(last=False)
             if idempotency_key is not None and idempotency_key in self._keys:
                 return self._calls[self._keys[idempotency_key][0]], False
+            if admit is not None:
+                admit(call)
             call.seq = next(self._seq)
             self._calls[call.call_id] = call
             if idempotency_key is not None:

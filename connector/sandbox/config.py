@@ -1,9 +1,12 @@
-"""The sandbox's knobs: the fake API key, where webhooks go, and the simulated clock."""
+"""The sandbox's knobs: the fake API key, where webhooks go, the simulated clock and the
+account's concurrency limit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
+
+from connector.sandbox.concurrency import OVER_LIMIT_MODES
 
 __all__ = ["SandboxConfig"]
 
@@ -31,6 +34,13 @@ class SandboxConfig:
     """Retries after the first attempt, as Retell documents ("up to 3 times")."""
     webhook_backoff_seconds: float = 0.5
     """Wait before the first retry; doubled for each further retry."""
+    concurrency_limit: int = 20
+    """Calls in progress at once, as Retell's pay-as-you-go default (see ``concurrency``)."""
+    reserved_inbound_concurrency: int = 0
+    """Slots of the limit kept for inbound calls: outbound calls get the rest."""
+    concurrency_over_limit: str = "end"
+    """A create over the limit: ``end`` (created, then ends with ``concurrency_limit_reached``,
+    as Retell does) or ``429`` (refused, nothing created)."""
 
     def __post_init__(self) -> None:
         for name in ("ring_seconds", "talk_seconds", "analysis_seconds"):
@@ -40,6 +50,14 @@ class SandboxConfig:
             raise ValueError("latency_ms and webhook_retries must not be negative")
         if not self.api_key:
             raise ValueError("api_key must not be empty")
+        for name in ("concurrency_limit", "reserved_inbound_concurrency"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number, 0 or more")
+        if self.reserved_inbound_concurrency > self.concurrency_limit:
+            raise ValueError("reserved_inbound_concurrency must not exceed concurrency_limit")
+        if self.concurrency_over_limit not in OVER_LIMIT_MODES:
+            raise ValueError(f"concurrency_over_limit must be one of {', '.join(OVER_LIMIT_MODES)}")
 
     @classmethod
     def fast(cls, **overrides: Any) -> SandboxConfig:

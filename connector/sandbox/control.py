@@ -32,6 +32,27 @@ def stats() -> dict[str, Any]:
     return {**sandbox.stats.snapshot(), "calls_by_phase": sandbox.book.phases()}
 
 
+@bp.get("/concurrency")
+def concurrency() -> dict[str, Any]:
+    """Slots now, the highest seen, each call's dial and end (``?calls=false``: no list)."""
+    sandbox = current_sandbox()
+    config = sandbox.config
+    listed = request.args.get("calls", "true").lower() not in ("false", "0", "no")
+    return {
+        "limit": config.concurrency_limit,
+        "reserved_inbound": config.reserved_inbound_concurrency,
+        "over_limit_mode": config.concurrency_over_limit,
+        **sandbox.concurrency.report(calls=listed),
+    }
+
+
+@bp.delete("/concurrency")
+def reset_concurrency() -> dict[str, Any]:
+    """Measure afresh: the highest and the call list restart from the calls in progress."""
+    current_sandbox().concurrency.reset()
+    return concurrency()
+
+
 @bp.get("/faults")
 def list_faults() -> dict[str, Any]:
     """Faults still waiting for a request."""

@@ -125,4 +125,8 @@ ANALYSIS: dict[str, tuple[str, dict[str, Any]]] = {
     "dial_no_answer": ("The call to {name} was not answered.", {}),
     "dial_busy": ("The line was busy; the call to {name} did not connect.", {}),
     "dial_failed": ("The call to {name} could not be placed.", {}),
+    "concurrency_limit_reached": (
+        "The call to {name} was not placed: the account was at its concurrency limit.",
+        {},
+    ),
 }

@@ -4,6 +4,8 @@ registered ─ring→ ongoing ─talk→ ended ─analysis→ analyzed   (the ca
 registered ─ring→ ended (not_connected / error) ─analysis→ analyzed   (it never connects)
 
 Timestamps are wall-clock ms; a never-connected call gets start = end and duration 0.
+A call holds a concurrency slot from its create until it ends; one placed over the limit
+rings at once into ``concurrency_limit_reached`` (see ``concurrency``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from connector.sandbox.calls import CallBook, SandboxCall, registered_call
+from connector.sandbox.concurrency import OVER_LIMIT, Concurrency
 from connector.sandbox.config import SandboxConfig
 from connector.sandbox.content import analysis, costs, transcript_fields
+from connector.sandbox.errors import ApiError
 from connector.sandbox.scheduler import Scheduler
 from connector.sandbox.validation import CreateRequest
 from connector.sandbox.webhooks import Delivery, WebhookSender
@@ -40,16 +44,36 @@ class Lifecycle:
         webhooks: WebhookSender,
         config: Callable[[], SandboxConfig],
         base_url: Callable[[], str],
+        concurrency: Concurrency | None = None,
     ) -> None:
         self._book, self._clock, self._webhooks = book, scheduler, webhooks
         self._config, self._base_url = config, base_url
+        self._concurrency = concurrency or Concurrency()
 
     def place(self, req: CreateRequest) -> tuple[dict[str, Any], bool]:
-        """Create the call (or find the one with the same idempotency key); True if new."""
-        call, created = self._book.add(registered_call(req), req.idempotency_key)
+        """Create the call (or find the one with the same idempotency key); True if new.
+
+        A new call takes a concurrency slot; over the limit it is refused with a 429 or
+        rings straight into ``concurrency_limit_reached``, as configured.
+        """
+        config = self._config()
+
+        def admit(call: SandboxCall) -> None:
+            limit = config.concurrency_limit - config.reserved_inbound_concurrency
+            if self._concurrency.admit(call.call_id, limit):
+                return
+            if config.concurrency_over_limit == "429":
+                raise ApiError(
+                    429, f"Concurrency limit reached ({config.concurrency_limit} calls)."
+                )
+            call.script, call.turns = OVER_LIMIT, []
+
+        call, created = self._book.add(registered_call(req), req.idempotency_key, admit=admit)
+        view = self._book.view(call.call_id) or {}  # before the clock can move it on
         if created:
-            self._clock.call_later(self._config().ring_seconds, lambda: self._ring(call.call_id))
-        return self._book.view(call.call_id) or {}, created
+            ring = 0.0 if call.script is OVER_LIMIT else config.ring_seconds
+            self._clock.call_later(ring, lambda: self._ring(call.call_id))
+        return view, created
 
     def _events(self, call: SandboxCall) -> tuple[str, ...]:
         """The events this call's webhook target wants."""
@@ -72,6 +96,7 @@ class Lifecycle:
             return
         script = call.script
         if not script.connects:
+            self._concurrency.release(call_id)
             fields = {
                 "call_status": script.call_status,
                 "start_timestamp": now,
@@ -109,6 +134,7 @@ class Lifecycle:
         view = self._book.view(call_id)
         if call is None or view is None:
             return
+        self._concurrency.release(call_id)
         duration = now - int(view["start_timestamp"])
         base = f"{self._base_url()}/_sandbox"
         fields = {

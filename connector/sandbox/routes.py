@@ -25,6 +25,9 @@ __all__ = ["bp"]
 
 bp = Blueprint("retell_api", __name__)
 
+FREE_CONCURRENCY = 20  # Retell's pay-as-you-go base concurrency
+PURCHASE_LIMIT = 100  # how much more concurrency an account may buy
+
 # v3 list-calls leaves these out; clients fetch them with get-call.
 _LIST_OMITS = ("transcript", "transcript_object", "transcript_with_tool_calls")
 
@@ -158,16 +161,25 @@ def api_key_info() -> dict[str, Any]:
 
 @bp.get("/get-concurrency")
 def concurrency() -> dict[str, Any]:
-    """Concurrency figures; current = calls registered or ongoing."""
-    phases = current_sandbox().book.phases()
+    """The account's true figures: calls in progress now against the configured limit.
+
+    Exactly the fields the SDKs' ``ConcurrencyRetrieveResponse`` declares. The limit is
+    Retell's free base (20) plus whatever more is configured, counted as purchased.
+    """
+    sandbox = current_sandbox()
+    config = sandbox.config
+    limit = config.concurrency_limit
+    base = min(limit, FREE_CONCURRENCY)
+    purchased = limit - base
+    purchase_limit = max(PURCHASE_LIMIT, purchased)
     return {
-        "current_concurrency": phases["registered"] + phases["ongoing"],
-        "concurrency_limit": 20,
-        "base_concurrency": 20,
-        "purchased_concurrency": 0,
-        "concurrency_purchase_limit": 100,
-        "remaining_purchase_limit": 100,
+        "current_concurrency": sandbox.concurrency.current(),
+        "concurrency_limit": limit,
+        "base_concurrency": base,
+        "purchased_concurrency": purchased,
+        "concurrency_purchase_limit": purchase_limit,
+        "remaining_purchase_limit": purchase_limit - purchased,
         "concurrency_burst_enabled": False,
         "concurrency_burst_limit": 0,
-        "reserved_inbound_concurrency": 0,
+        "reserved_inbound_concurrency": config.reserved_inbound_concurrency,
     }

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from connector.sandbox.calls import CallBook
+from connector.sandbox.concurrency import Concurrency
 from connector.sandbox.config import SandboxConfig
 from connector.sandbox.faults import FaultQueue
 from connector.sandbox.lifecycle import Lifecycle
@@ -26,7 +27,7 @@ EXTENSION = "retell_sandbox"
 
 
 class Sandbox:
-    """Calls, counters, faults, the lifecycle clock and the webhook sender of one account.
+    """Calls, counters, concurrency, faults, the lifecycle clock and webhooks of one account.
 
     Threads start lazily (first call placed, first webhook queued), so an app that is only
     built and inspected costs nothing; ``close()`` stops them.
@@ -43,8 +44,14 @@ class Sandbox:
         self.book = CallBook()
         self.scheduler = Scheduler()
         self.webhooks = WebhookSender(self.stats, lambda: self.config)
+        self.concurrency = Concurrency()
         self.lifecycle = Lifecycle(
-            self.book, self.scheduler, self.webhooks, lambda: self.config, lambda: self.base_url
+            self.book,
+            self.scheduler,
+            self.webhooks,
+            lambda: self.config,
+            lambda: self.base_url,
+            self.concurrency,
         )
 
     @property
