@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from connector.store.engine import create_store_engine
 from connector.store.migrations.__main__ import new_revision
 from connector.store.schema import (
+    PRE_MIGRATION_TABLES,
     SchemaError,
     current_revision,
     head_revision,
@@ -213,11 +214,29 @@ def test_new_revision_creates_a_table_added_to_tables_py(tmp_path: Path) -> None
     assert differences == []
 
 
+def test_unknown_tables_without_a_version_are_refused_untouched(empty_database: str) -> None:
+    """Pre-migration tables plus one no release made: start-up stops and names that table."""
+    old = create_store_engine(empty_database, create_tables=False)
+    try:
+        with old.begin() as conn:
+            for statement in pre_migration_statements():
+                conn.exec_driver_sql(statement)
+            conn.exec_driver_sql("CREATE TABLE connector_mystery (id INTEGER PRIMARY KEY)")
+            conn.exec_driver_sql(_ROWS["connector_events"])
+        with pytest.raises(SchemaError, match="connector_mystery"):
+            migrate(old)
+        with old.connect() as conn:
+            assert current_revision(conn) is None
+            assert conn.execute(text("SELECT count(*) FROM connector_events")).scalar_one() == 1
+    finally:
+        old.dispose()
+
+
 def test_pre_migration_schema_file_is_the_baseline() -> None:
     """The history file holds the five tables the baseline revision adopts, no more, no less."""
     script = ";".join(pre_migration_statements())
     created = re.findall(r"CREATE TABLE (\w+)", script)
-    assert sorted(created) == sorted(_ROWS)
+    assert sorted(created) == sorted(_ROWS) == sorted(PRE_MIGRATION_TABLES)
 
 
 # --- processes starting together ---------------------------------------------------------

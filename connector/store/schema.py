@@ -29,6 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 __all__ = [
+    "PRE_MIGRATION_TABLES",
     "SCRIPT_LOCATION",
     "Migration",
     "SchemaError",
@@ -47,6 +48,17 @@ SCRIPT_LOCATION = "connector.store:migrations"
 # unlikely to meet another application's key in a shared database.
 _ADVISORY_LOCK_KEY = 2928436164370168983
 _VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
+
+# What create_all made before migrations (revision 0001 adopts exactly these).
+PRE_MIGRATION_TABLES = frozenset(
+    {
+        "connector_deliveries",
+        "connector_delivery_attempts",
+        "connector_events",
+        "connector_idempotency_keys",
+        "connector_subscriptions",
+    }
+)
 
 
 class Migration(NamedTuple):
@@ -126,12 +138,28 @@ def migrate(engine: Engine, *, location: str = SCRIPT_LOCATION) -> Migration:
                 f"connector does not know (its newest is {head}): a newer version migrated it. "
                 "Run that version, or restore a backup taken before it."
             )
-        if current is None and _has_connector_tables(conn):
+        if current is None and (found := _connector_tables(conn)):
+            _check_adoptable(found)
             log.info("adopting a connector database created before migrations")
         command.upgrade(alembic_config(conn, location=location), "head")
     log.info("migrated the connector's schema from %s to %s", current or "nothing", head)
     return Migration(current, head)
 
 
-def _has_connector_tables(conn: Connection) -> bool:
-    return any(name.startswith("connector_") for name in inspect(conn).get_table_names())
+def _connector_tables(conn: Connection) -> set[str]:
+    return {name for name in inspect(conn).get_table_names() if name.startswith("connector_")}
+
+
+def _check_adoptable(found: set[str]) -> None:
+    """Refuse, with a reason, tables no release made without also writing ``alembic_version``.
+
+    Later revisions would otherwise fail halfway on "table already exists" (harmlessly, the
+    transaction rolls back, but with a message that does not say why).
+    """
+    if unexpected := found - PRE_MIGRATION_TABLES:
+        raise SchemaError(
+            "The database has connector tables but no alembic_version, and some of them "
+            f"({', '.join(sorted(unexpected))}) are newer than the connector's releases before "
+            "migrations: they were made some other way (metadata.create_all?). Drop them, "
+            "or create the schema with connector.store.schema.migrate on an empty database."
+        )
