@@ -247,15 +247,14 @@ def _parse_zone(value: object, path: str, errors: list[FieldError]) -> str | Non
 
 def _canonical_zone(name: str) -> str | None:
     """The IANA name as spelled in the database (``america/new_york`` → ``America/New_York``)."""
-    names = _zone_names()
-    if name in names and _load_zone(name) is not None:
-        return name
-    return {known.lower(): known for known in names}.get(name.lower())
+    canonical = _zone_names().get(name.lower())
+    return canonical if canonical is not None and _load_zone(canonical) is not None else None
 
 
 @functools.cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+def _zone_names() -> dict[str, str]:
+    """Every loadable IANA name, by its lower-case spelling."""
+    return {name.lower(): name for name in sorted(zoneinfo.available_timezones())}
 
 
 @functools.cache

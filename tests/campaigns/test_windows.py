@@ -633,3 +633,17 @@ def test_call_window_refuses_an_impossible_window() -> None:
     """Code that builds a window directly gets the same rule as users: end after start."""
     with pytest.raises(ValueError, match="after its start"):
         CallWindow(dt.time(20), dt.time(9), frozenset({0}))
+
+
+def test_every_zone_phonenumbers_knows_is_in_the_time_zone_database() -> None:
+    """No number silently falls back to UTC because a zone is missing here (tzdata installed)."""
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    zones = {zone for entry in TIMEZONE_DATA.values() for zone in entry}
+    zones.discard("Etc/Unknown")
+    missing = [
+        zone
+        for zone in sorted(zones)
+        if parse_window({"start": "09:00", "end": "10:00", "timezone": zone}).timezone != zone
+    ]
+    assert missing == []
