@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +17,7 @@ from retell.types import ConcurrencyRetrieveResponse, PhoneCallResponse
 
 from connector.cli import build_parser
 from connector.sandbox import SandboxConfig, SandboxServer, WebhookRecorder
+from connector.sandbox.concurrency import Concurrency
 
 SALES_LINE = "+14157774444"
 ANSWERED = "+14155550123"
@@ -339,3 +344,40 @@ def test_cli_refuses_bad_flags(argv: list[str], capsys: pytest.CaptureFixture[st
         build_parser().parse_args(["sandbox", *argv])
     assert exited.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_the_cli_sandbox_runs_with_the_flags_given() -> None:
+    """retell-connector sandbox --concurrency-limit 2 --concurrency-over-limit 429 serves them."""
+    argv = ["sandbox", "--port", "0", "--api-key", "cli-key", "--concurrency-limit", "2"]
+    argv += ["--concurrency-over-limit", "429", "--talk-seconds", "0.5"]
+    script = f"from connector.cli import main; main({argv!r})"
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as process:
+        assert process.stdout is not None
+        found = re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert found
+        headers = {"Authorization": "Bearer cli-key"}
+        got = httpx.get(f"{found[1]}/get-concurrency", headers=headers).json()
+        config = httpx.get(f"{found[1]}/_sandbox/config").json()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    assert got["concurrency_limit"] == 2
+    assert (config["concurrency_over_limit"], config["talk_seconds"]) == ("429", 0.5)
+
+
+def test_busy_seconds_on_an_injected_clock() -> None:
+    """Two overlapping calls and one refused: exact busy time, makespan and highest."""
+    ticks = iter([10.0, 11.0, 13.0, 14.5])
+    slots = Concurrency(clock=lambda: next(ticks))
+    assert slots.admit("a", limit=2)  # 10.0
+    assert slots.admit("b", limit=2)  # 11.0
+    assert not slots.admit("c", limit=2)
+    slots.release("a")  # 13.0
+    slots.release("never-admitted")
+    slots.release("b")  # 14.5
+    report = slots.report()
+    assert report["busy_seconds"] == 3.0 + 3.5
+    assert (report["first_dial_at"], report["last_end_at"]) == (10.0, 14.5)
+    assert (report["highest"], report["current"], report["over_limit"]) == (2, 0, 1)
+    assert [c["busy_seconds"] for c in report["calls"]] == [3.0, 3.5]
