@@ -15,6 +15,8 @@ from connector.flatten import flatten_call, iso_from_ms
 __all__ = [
     "CALL_EVENTS",
     "DEFAULT_EVENTS",
+    "INBOUND_EVENTS",
+    "SUBSCRIBABLE_EVENTS",
     "build_event",
     "dedupe_key",
     "event_id",
@@ -31,6 +33,10 @@ CALL_EVENTS = (
     "transfer_ended",
 )
 DEFAULT_EVENTS = ("call_ended", "call_analyzed")
+INBOUND_EVENTS = ("call_inbound",)
+"""Not Retell call events but the connector's own: an inbound call it answered (issue 13,
+``connector.inbound``). Subscriptions may ask for them; polling does not list them."""
+SUBSCRIBABLE_EVENTS = CALL_EVENTS + INBOUND_EVENTS
 
 
 def dedupe_key(event: str, call: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from connector.problems import FieldError, ValidationFailed
 __all__ = [
     "INPUT_SCHEMA",
     "METADATA_LIMIT_BYTES",
+    "as_text",
     "normalize_e164",
     "schema_errors",
     "validate_create_phone_call",
@@ -181,14 +182,16 @@ def _coerce(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
         ):
             request[name] = int(value.strip())
         elif name == _DYNAMIC_VARIABLES and isinstance(value, dict):
-            request[name] = {key: _as_text(item) for key, item in value.items()}
+            request[name] = {key: as_text(item) for key, item in value.items()}
         else:
             request[name] = value
     return request
 
 
-def _as_text(value: object) -> object:
-    """A dynamic variable value as Retell wants it: text (nested values are left to fail)."""
+def as_text(value: object) -> object:
+    """A dynamic variable value as Retell wants it: text (nested values are left to fail).
+
+    Shared with inbound answers (``connector.inbound.answer``), which coerce the same way."""
     if value is None:
         return ""
     if isinstance(value, bool):

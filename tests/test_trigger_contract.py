@@ -16,7 +16,8 @@ from jsonschema import Draft202012Validator
 from standardwebhooks import Webhook
 
 from connector import manifest
-from connector.events import CALL_EVENTS, DEFAULT_EVENTS, build_event
+from connector.campaigns.notices import QUEUED_CALL_EVENTS
+from connector.events import CALL_EVENTS, DEFAULT_EVENTS, SUBSCRIBABLE_EVENTS, build_event
 from connector.flatten import FLAT_FIELDS
 from connector.samples import SAMPLE_CALL, sample_call, sample_events
 
@@ -260,9 +261,10 @@ def test_subscription_input_rejects(body: dict[str, Any]) -> None:
 
 
 def test_subscription_input_matches_events_module() -> None:
-    """The input's event choices and default are CALL_EVENTS and DEFAULT_EVENTS."""
+    """The input's event choices are the call, inbound and queued-call events; the default is
+    DEFAULT_EVENTS."""
     events = manifest.load_schema("subscription.input")["properties"]["events"]
-    assert events["items"]["enum"] == list(CALL_EVENTS)
+    assert events["items"]["enum"] == [*SUBSCRIBABLE_EVENTS, *QUEUED_CALL_EVENTS]
     assert events["default"] == list(DEFAULT_EVENTS)
 
 

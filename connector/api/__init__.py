@@ -10,6 +10,7 @@ from connector.api import (
     campaigns,
     deliveries,
     errors,
+    inbound,
     meta,
     options,
     triggers,
@@ -28,5 +29,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(options.bp)
     app.register_blueprint(triggers.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(inbound.webhook_bp)
+    app.register_blueprint(inbound.bp)
     app.register_blueprint(deliveries.bp)
     app.register_blueprint(campaigns.bp)

@@ -11,7 +11,7 @@ from connector.api.body import json_body
 from connector.api.params import limit_arg
 from connector.api.urls import public_base_url
 from connector.delivery.ssrf import TargetRefused, validate_target_url
-from connector.events import CALL_EVENTS, DEFAULT_EVENTS
+from connector.events import CALL_EVENTS, DEFAULT_EVENTS, INBOUND_EVENTS
 from connector.polling import poll_call_events
 from connector.problems import FieldError, NotFound, ValidationFailed
 from connector.samples import sample_events
@@ -39,12 +39,44 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
         raise ValidationFailed(
             "The target URL is not allowed.", errors=[FieldError("target_url", str(exc))]
         ) from None
-    events = body.get("events") or list(DEFAULT_EVENTS)
-    created = services().subscriptions.create(g.token_scope, target, events, body.get("agent_id"))
+    events, mode, budget = _delivery_mode(body)
+    created = services().subscriptions.create(
+        g.token_scope,
+        target,
+        events,
+        body.get("agent_id"),
+        mode=mode,
+        respond_timeout_seconds=budget,
+    )
     # Location names the subscription for platforms that unsubscribe by DELETE-ing it
     # (Power Automate's webhook triggers do).
     location = public_base_url() + url_for(".unsubscribe", subscription_id=created.id)
     return created.public(with_secret=True), 201, {"Location": location}
+
+
+def _delivery_mode(body: dict[str, Any]) -> tuple[list[str], str, float | None]:
+    """Events, mode and budget: a responder (``mode: "respond"``, issue 13) answers inbound
+    calls, so it takes only ``call_inbound`` and alone has a time budget."""
+    mode = body.get("mode") or "deliver"
+    budget = body.get("respond_timeout_seconds")
+    if mode == "deliver":
+        if budget is not None:
+            raise ValidationFailed(
+                "Only a responder has an answer time.",
+                errors=[
+                    FieldError("respond_timeout_seconds", 'is only for mode "respond"; remove it')
+                ],
+            )
+        return body.get("events") or list(DEFAULT_EVENTS), mode, None
+    events = body.get("events") or list(INBOUND_EVENTS)
+    if list(events) != list(INBOUND_EVENTS):
+        raise ValidationFailed(
+            "A responder answers inbound calls only.",
+            errors=[
+                FieldError("events", 'must be ["call_inbound"] (or left out) for mode "respond"')
+            ],
+        )
+    return events, mode, budget
 
 
 @bp.get("/subscriptions")

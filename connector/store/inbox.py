@@ -26,7 +26,7 @@ from connector.store.group_commit import GroupCommit
 from connector.store.subscriptions import Subscription
 from connector.store.tables import deliveries, events, subscriptions
 
-__all__ = ["Accepted", "EventInbox"]
+__all__ = ["Accepted", "EventInbox", "new_delivery"]
 
 _ACTIVE = select(subscriptions).where(subscriptions.c.status == "active")
 _INSERT_NEW = InsertIfNew(events, events.c.id)  # for a whole batch, skipping known events
@@ -91,14 +91,15 @@ def _store_events(conn: Connection, rows: list[dict[str, Any]]) -> list[Accepted
             outcomes.append(Accepted(row["id"], duplicate=True, deliveries=0))
             continue
         matching = [s for s in active if s.matches(row["event"], row["agent_id"])]
-        queued += [_delivery(row["id"], sub, row["received_at"]) for sub in matching]
+        queued += [new_delivery(row["id"], sub, row["received_at"]) for sub in matching]
         outcomes.append(Accepted(row["id"], duplicate=False, deliveries=len(matching)))
     if queued:
         conn.execute(deliveries.insert(), queued)
     return outcomes
 
 
-def _delivery(event_id: str, subscription: Subscription, now: float) -> dict[str, Any]:
+def new_delivery(event_id: str, subscription: Subscription, now: float) -> dict[str, Any]:
+    """A pending delivery row of ``event_id`` to ``subscription``, due at once."""
     return {
         "id": "dlv_" + secrets.token_hex(12),
         "event_id": event_id,

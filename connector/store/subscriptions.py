@@ -41,9 +41,13 @@ class Subscription:
     status: str
     disabled_reason: str | None
     created_at: float
+    mode: str = "deliver"
+    """deliver: events are queued for it; respond: it answers inbound calls while they ring
+    (``connector.inbound.responder``) and is never queued for."""
+    respond_timeout_seconds: float | None = None
 
     def matches(self, event: str, agent_id: str | None) -> bool:
-        if self.status != "active" or event not in self.events:
+        if self.status != "active" or self.mode != "deliver" or event not in self.events:
             return False
         return self.agent_id is None or self.agent_id == agent_id
 
@@ -58,6 +62,9 @@ class Subscription:
             "created_at": iso_from_ms(self.created_at * 1000),
             "disabled_reason": self.disabled_reason,
         }
+        if self.mode != "deliver":
+            view["mode"] = self.mode
+            view["respond_timeout_seconds"] = self.respond_timeout_seconds
         if with_secret:
             view["secret"] = self.secret
         return view
@@ -74,6 +81,8 @@ class Subscription:
             status=row.status,
             disabled_reason=row.disabled_reason,
             created_at=row.created_at,
+            mode=row.mode,
+            respond_timeout_seconds=row.respond_timeout_seconds,
         )
 
 
@@ -85,7 +94,14 @@ class SubscriptionStore:
         self._clock = clock
 
     def create(
-        self, owner: str, target_url: str, events: Sequence[str], agent_id: str | None
+        self,
+        owner: str,
+        target_url: str,
+        events: Sequence[str],
+        agent_id: str | None,
+        *,
+        mode: str = "deliver",
+        respond_timeout_seconds: float | None = None,
     ) -> Subscription:
         subscription = Subscription(
             id="sub_" + secrets.token_hex(12),
@@ -97,6 +113,8 @@ class SubscriptionStore:
             status="active",
             disabled_reason=None,
             created_at=self._clock(),
+            mode=mode,
+            respond_timeout_seconds=respond_timeout_seconds,
         )
         values = {**asdict(subscription), "events": json.dumps(list(events))}
         with self._engine.begin() as conn:
@@ -108,6 +126,16 @@ class SubscriptionStore:
             select(subscriptions)
             .where(subscriptions.c.owner == owner)
             .order_by(subscriptions.c.created_at)
+        )
+        with self._engine.connect() as conn:
+            return [Subscription.from_row(row) for row in conn.execute(query)]
+
+    def active(self) -> list[Subscription]:
+        """Every token's active subscriptions, oldest first (inbound calls ask all of them)."""
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.status == "active")
+            .order_by(subscriptions.c.created_at, subscriptions.c.id)
         )
         with self._engine.connect() as conn:
             return [Subscription.from_row(row) for row in conn.execute(query)]

@@ -20,6 +20,9 @@ __all__ = [
     "delivery_attempts",
     "events",
     "idempotency_keys",
+    "inbound_answers",
+    "inbound_contacts",
+    "inbound_rules",
     "metadata",
     "queued_call_attempts",
     "queued_calls",
@@ -61,6 +64,9 @@ subscriptions = Table(
     Column("disabled_reason", Text),
     Column("failing_since", Float),
     Column("created_at", Float, nullable=False),
+    # deliver: events are queued for it; respond: it answers inbound calls (issue 13)
+    Column("mode", String(16), nullable=False, server_default="deliver"),
+    Column("respond_timeout_seconds", Float),  # a responder's answer budget
 )
 
 # Every accepted Retell event, once per dedupe key; ``body`` is the forwarded JSON.
@@ -179,4 +185,44 @@ queued_call_attempts = Table(
     PrimaryKeyConstraint("queued_call_id", "number"),
     Index("connector_queued_call_attempts_open", "state", "checked_at"),
     Index("connector_queued_call_attempts_dialled", "dialled_at"),
+)
+
+# Inbound routing rules (issue 13), matched first to last by (position, created_at, id).
+inbound_rules = Table(
+    "connector_inbound_rules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: the validated rule (match and answer)
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("connector_inbound_rules_order", "position", "created_at"),
+    Index("connector_inbound_rules_owner", "owner", "position"),
+)
+
+# Saved caller context, one row per (token, caller number in E.164).
+inbound_contacts = Table(
+    "connector_inbound_contacts",
+    metadata,
+    Column("owner", String(64), nullable=False),
+    Column("phone_number", String(32), nullable=False),
+    Column("context", Text, nullable=False),  # JSON: variables, metadata, optional agent
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("owner", "phone_number"),
+    Index("connector_inbound_contacts_number", "phone_number"),
+)
+
+# The answer given to one inbound request, kept briefly so Retell's retries get it again.
+inbound_answers = Table(
+    "connector_inbound_answers",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 of the request's canonical JSON
+    Column("event_id", String(40), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | answered
+    Column("answer", Text),  # the JSON answer sent to Retell
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("connector_inbound_answers_expiry", "expires_at"),
 )
