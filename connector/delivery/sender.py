@@ -53,13 +53,13 @@ class Sender:
             finally:
                 response.close()
         except TargetRefused as exc:
-            return Outcome(None, _ms(started), error=f"refused: {exc}")
+            return _refused(exc, started)
         except httpx.TimeoutException:
             return Outcome(None, _ms(started), error="timed out")
         except httpx.HTTPError as exc:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, TargetRefused):
-                return Outcome(None, _ms(started), error=f"refused: {cause}")
+                return _refused(cause, started)
             return Outcome(None, _ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
         error = None
         if response.is_redirect:
@@ -73,6 +73,12 @@ class Sender:
             response_body=excerpt,
             retry_after=retry_after_seconds(response.headers),
         )
+
+
+def _refused(exc: TargetRefused, started: float) -> Outcome:
+    """The SSRF guard refused the address: permanent, since retrying dials the same address
+    (a target that resolves elsewhere later can be replayed from the delivery log)."""
+    return Outcome(None, _ms(started), error=f"refused: {exc}", permanent=True)
 
 
 def _excerpt(response: httpx.Response) -> str:

@@ -6,8 +6,9 @@ guard it could point at ``127.0.0.1``, the cloud metadata service or a private n
 
 * :func:`validate_target_url` runs when a subscription is created. It refuses bad schemes,
   credentials in the URL, local host names and every literal form of a forbidden address
-  (``2130706433``, ``0177.0.0.1``, ``[::ffff:7f00:1]``, NAT64, 6to4 ...), and returns the
-  URL with the host normalised.
+  (``2130706433``, ``0177.0.0.1``, ``[::ffff:7f00:1]``, NAT64, 6to4, and Unicode spellings
+  such as ``127。0。0。1`` once mapped as browsers map them), and returns the URL with the host
+  normalised to the ASCII form that will be dialled.
 * :class:`GuardedBackend` runs on every new connection. It resolves the host itself,
   refuses if *any* resolved address is forbidden, and dials the IP literal it checked, so
   a DNS answer that changes between check and connect (rebinding) cannot slip through.
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
+import idna
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -235,13 +237,23 @@ def _parse_numeric_ipv4(host: str) -> ipaddress.IPv4Address:
     return ipaddress.IPv4Address(packed)
 
 
+def _mapped_host(host: str) -> str:
+    """A non-ASCII host as browsers, resolvers and httpx dial it: UTS #46 mapping, then IDNA.
+
+    The mapping turns the other full stops (U+3002, U+FF0E, U+FF61) into dots and full-width
+    letters and digits into ASCII, so ``127。0。0。1`` (and the same in full-width digits) is
+    checked as the address ``127.0.0.1`` it reaches, not as a name.
+    """
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError, ValueError):
+        raise TargetRefused(f"target host {host!r} is not a valid host name") from None
+
+
 def _ascii_hostname(host: str) -> str:
-    """Lower-case, IDNA-encode the way httpx will, and check the DNS syntax."""
-    if not host.isascii():
-        try:
-            host = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
-        except (httpx.InvalidURL, UnicodeError):
-            raise TargetRefused(f"target host {host!r} is not a valid host name") from None
+    """Check the DNS syntax of an ASCII host name."""
     labels = host.split(".")
     if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise TargetRefused(f"target host {host!r} is not a valid host name")
@@ -307,7 +319,7 @@ def validate_target_url(url: str, *, allow_private: bool) -> str:
         _refuse_ip(ip6, allow_private=allow_private)
         netloc_host, raw_host = f"[{ip6.compressed}]", ip6.compressed
     else:
-        host = host.removesuffix(".")
+        host = _mapped_host(host).removesuffix(".")
         if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
             ip4 = _parse_numeric_ipv4(host)
             _refuse_ip(ip4, allow_private=allow_private)

@@ -56,13 +56,18 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt got back (``status_code`` None when no response came)."""
+    """What one attempt got back (``status_code`` None when no response came).
+
+    ``permanent`` marks a failure that no retry can mend (the SSRF guard refused the address
+    the target resolves to): the delivery becomes a dead letter at once, its error kept.
+    """
 
     status_code: int | None
     duration_ms: float
     error: str | None = None
     response_body: str | None = None
     retry_after: float | None = None
+    permanent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -258,7 +263,7 @@ class DeliveryQueue:
         if since is not None and now - since >= self._disable_after:
             self._disable(conn, job.subscription_id, now - since)
             return "dead", None
-        if cycle_attempts >= self.max_attempts:
+        if outcome.permanent or cycle_attempts >= self.max_attempts:
             return "dead", None
         delay = self._schedule[cycle_attempts - 1] * self._jitter()
         if outcome.retry_after is not None:

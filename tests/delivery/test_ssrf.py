@@ -74,6 +74,18 @@ URLS: list[tuple[str, bool, str]] = [
     ("https://example.com\\@127.0.0.1/", False, "backslashes"),
     ("https://example.com/a b", False, "spaces"),
     ("https://example.com/" + "a" * 2048, False, "longer than 2048"),
+    # Unicode spellings, checked as the ASCII host they map to (UTS #46, as browsers do)
+    ("https://127\u30020\u30020\u30021:8443/", False, "127.0.0.1 is a loopback"),
+    ("https://127\uff0e0\uff0e0\uff0e1/", False, "127.0.0.1 is a loopback"),
+    ("https://127\uff610\uff610\uff611/", False, "127.0.0.1 is a loopback"),
+    ("https://127\u30020\u30020\u30021\u3002/", False, "127.0.0.1 is a loopback"),
+    ("https://\uff11\uff12\uff17.0.0.1/", False, "127.0.0.1 is a loopback"),
+    ("https://0x7f\u30021/", False, "127.0.0.1 is a loopback"),
+    ("https://\uff11\uff10\u3002\uff10\u3002\uff10\u3002\uff11/", False, "10.0.0.1 is a private"),
+    ("https://\uff2c\uff2f\uff23\uff21\uff2c\uff28\uff2f\uff33\uff34/", False, "local name"),
+    ("https://printer\u3002local/", False, "local name"),
+    ("http://169\u3002254\u3002169\u3002254/", True, "metadata"),
+    ("https://exa\u3000mple.com/", False, "not a valid host name"),
     # accepted, normalised
     (
         "https://hooks.zapier.com/hooks/catch/1/abc",
@@ -89,6 +101,7 @@ URLS: list[tuple[str, bool, str]] = [
         "https://n8n.example.com:8443/webhook/abc",
     ),
     ("https://münchen.example/hook", False, "https://xn--mnchen-3ya.example/hook"),
+    ("https://hooks\u3002zapier\uff0ecom/x", False, "https://hooks.zapier.com/x"),
     ("https://[2606:4700:4700::1111]/", False, "https://[2606:4700:4700::1111]/"),
     ("https://[64:ff9b::808:808]/", False, "https://[64:ff9b::808:808]/"),
     # allow_private: loopback, private and http are fine for local development
@@ -98,6 +111,7 @@ URLS: list[tuple[str, bool, str]] = [
     ("http://localhost:5678/webhook", True, "http://localhost:5678/webhook"),
     ("http://n8n:5678/webhook", True, "http://n8n:5678/webhook"),
     ("http://10.0.0.1/", True, "http://10.0.0.1/"),
+    ("http://127\u30020\u30020\u30021:5000/hook", True, "http://127.0.0.1:5000/hook"),
     # ... but never the metadata service, nor credentials
     ("http://169.254.169.254/latest/meta-data", True, "metadata"),
     ("http://[::ffff:169.254.169.254]/", True, "metadata"),
