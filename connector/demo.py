@@ -4,11 +4,14 @@ Starts the Retell sandbox, the connector and a local subscriber on loopback port
 does what a platform does: checks the connection, loads the dropdowns, subscribes to call
 events, places a call with an idempotency key, replays it (no second dial), and prints
 each call event as the subscriber receives it — signed by the connector and verified with
-the ``standardwebhooks`` library — until Retell's analysis arrives.
+the ``standardwebhooks`` library — until Retell's analysis arrives. Then a caller rings in:
+their context was saved first (Save Caller Context), the sandbox asks the connector's
+inbound webhook as Retell would, and the agent greets them by name.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import secrets
 import tempfile
@@ -30,6 +33,8 @@ __all__ = ["run_demo"]
 
 SANDBOX_KEY = "sandbox-key"
 EVENT_TIMEOUT_SECONDS = 30.0
+INBOUND_CALLER = "+14155550142"  # fictional (555-01xx)
+SUPPORT_LINE = "+16505550123"  # the sandbox's Support line
 
 
 def _say(text: str) -> None:
@@ -59,6 +64,7 @@ def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
     config = SandboxConfig(
         api_key=SANDBOX_KEY,
         webhook_url=f"{connector.url}/v1/webhooks/retell",
+        inbound_webhook_url=f"{connector.url}/v1/webhooks/retell/inbound",
         ring_seconds=1.0 / speed,
         talk_seconds=3.0 / speed,
         analysis_seconds=1.0 / speed,
@@ -85,7 +91,8 @@ def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
                 _say(f"Subscriber (your automation platform) {subscriber.url}")
                 headers = {"Authorization": f"Bearer {token}"}
                 with httpx.Client(base_url=connector.url, headers=headers, timeout=30) as api:
-                    return _walk_through(api, receiver, f"{subscriber.url}/hook", to_number)
+                    ok = _walk_through(api, receiver, f"{subscriber.url}/hook", to_number)
+                    return ok if ok else _inbound_call(api, receiver, sandbox.url)
         finally:
             app.extensions["connector"].worker.stop()
 
@@ -102,7 +109,7 @@ def _walk_through(api: httpx.Client, receiver: _Subscriber, hook_url: str, to_nu
             "/v1/triggers/call-events/subscriptions",
             json={
                 "target_url": hook_url,
-                "events": ["call_started", "call_ended", "call_analyzed"],
+                "events": ["call_started", "call_ended", "call_analyzed", "call_inbound"],
             },
         )
         .raise_for_status()
@@ -129,7 +136,28 @@ def _walk_through(api: httpx.Client, receiver: _Subscriber, hook_url: str, to_nu
     _say(f"Platform retry, same Idempotency-Key → {replay.status_code}, same call: {same}")
     _say(f"  (Idempotent-Replayed: {replayed}; Retell was not asked to dial again)")
     analyzed = _print_events(receiver)
-    ok = same and analyzed
+    if not (same and analyzed):
+        _say("Demo did not complete as expected.")
+        return 1
+    return 0
+
+
+def _inbound_call(api: httpx.Client, receiver: _Subscriber, sandbox_url: str) -> int:
+    """A caller whose context a CRM flow saved rings in and is greeted by name."""
+    _say("")
+    context = {"dynamic_variables": {"first_name": "Ada"}, "metadata": {"crm_contact_id": "c-1001"}}
+    api.put(f"/v1/inbound/contacts/{INBOUND_CALLER}", json=context).raise_for_status()
+    _say("Save Caller Context (PUT /v1/inbound/contacts/<caller>): first_name = Ada")
+    with httpx.Client(base_url=sandbox_url, timeout=60) as control:
+        rang = control.post(
+            "/_sandbox/inbound-calls",
+            json={"from_number": INBOUND_CALLER, "to_number": SUPPORT_LINE},
+        ).raise_for_status()
+    found = rang.json()
+    answer = found["inbound_webhook"]["answer"]
+    _say(f"Inbound call rings the Support line; Retell asks the connector → {json.dumps(answer)}")
+    _say(f"  call {found['call']['call_id']}: agent {found['call']['agent_name']}")
+    ok = _print_events(receiver)
     _say("Demo finished." if ok else "Demo did not complete as expected.")
     return 0 if ok else 1
 
@@ -144,6 +172,9 @@ def _print_events(receiver: _Subscriber) -> bool:
             break
         flat = event["flat"]
         _say(f"Subscriber received {event['event']} ({event['id']}), signature verified")
+        if event["event"] == "call_inbound":
+            _say(f"  answer given: {json.dumps(event['answer']['call_inbound'])}")
+            continue
         if event["event"] == "call_ended":
             status, reason = flat["call_status"], flat["disconnection_reason"]
             _say(f"  status {status}, {flat['duration_seconds']} s, {reason}")

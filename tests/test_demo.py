@@ -19,9 +19,18 @@ def test_demo_walks_the_whole_loop(capsys: pytest.CaptureFixture[str]) -> None:
     assert "summary:" in out and "Demo finished." in out
 
 
+def test_demo_greets_an_inbound_caller_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """The inbound call is answered from the saved context and greeted by name."""
+    assert run_demo(speed=5.0) == 0
+    out = capsys.readouterr().out
+    assert "Subscriber received call_inbound" in out
+    assert '"first_name": "Ada"' in out
+    assert "Agent: Hi Ada, thanks for calling" in out
+
+
 def test_demo_reports_a_call_that_never_connects(capsys: pytest.CaptureFixture[str]) -> None:
     """A no-answer number still ends with call_ended and call_analyzed."""
     assert run_demo(to_number="+14155550001", speed=5.0) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out.split("Save Caller Context")[0]  # the outbound call's part
     assert "Subscriber received call_started" not in out
     assert "dial_no_answer" in out

@@ -29,6 +29,9 @@ class SandboxConfig:
     """Delay added before answering every Retell API request (benchmarks)."""
     transcript_updates: bool = False
     """Send one ``transcript_updated`` event per turn, like an agent that opted in."""
+    inbound_webhook_url: str | None = None
+    """The numbers' inbound webhook: simulated inbound calls ask it for their agent and
+    variables (``connector.sandbox.inbound``); None: the number's inbound agent answers."""
     webhook_timeout_seconds: float = 10.0
     webhook_retries: int = 3
     """Retries after the first attempt, as Retell documents ("up to 3 times")."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from connector.sandbox.conversations import ANALYSIS, DEFAULT_COMPANY, Turn
+from connector.sandbox.conversations import ANALYSIS, DEFAULT_COMPANY, Turn, caller_name
 from connector.sandbox.scripts import Script
 
 __all__ = ["analysis", "costs", "transcript_fields"]
@@ -100,7 +100,7 @@ def analysis(script: Script, variables: dict[str, str]) -> dict[str, Any]:
     """``call_analysis`` as Retell's post-call analysis would fill it for ``script``."""
     kind = script.conversation or script.disconnection_reason
     template, custom = ANALYSIS[kind]
-    name = variables.get("customer_name", "").strip() or "the customer"
+    name = caller_name(variables) or "the customer"
     company = variables.get("company_name", "").strip() or DEFAULT_COMPANY
     return {
         "call_summary": template.format(name=name, company=company),

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, request
 from connector.sandbox.config import SandboxConfig
 from connector.sandbox.errors import ApiError
 from connector.sandbox.faults import parse_faults
+from connector.sandbox.inbound import inbound_call, parse_simulation, simulate_inbound
 from connector.sandbox.state import current_sandbox
 
 __all__ = ["bp"]
@@ -98,6 +99,24 @@ def change_config() -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise ApiError.bad_request(str(exc)) from None
     return show_config()
+
+
+@bp.post("/inbound-calls")
+def inbound_call_in() -> tuple[dict[str, Any], int]:
+    """A caller rings one of the account's numbers (see ``connector.sandbox.inbound``)."""
+    sandbox = current_sandbox()
+    routing = parse_simulation(request.get_json(silent=True))
+    placed, routed = simulate_inbound(routing, sandbox.config, sandbox.stats, sandbox.stopping)
+    webhook = {
+        "url": sandbox.config.inbound_webhook_url,
+        "attempts": routed.attempts,
+        "answer": routed.answer,
+        "error": routed.error,
+    }
+    if placed is None:
+        return {"call": None, "declined": True, "inbound_webhook": webhook}, 200
+    view = sandbox.lifecycle.start_inbound(inbound_call(placed))
+    return {"call": view, "declined": False, "inbound_webhook": webhook}, 201
 
 
 def _known(call_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ANALYSIS", "TOOL_LATENCY_MS", "ToolCall", "Turn", "conversation"]
+__all__ = ["ANALYSIS", "TOOL_LATENCY_MS", "ToolCall", "Turn", "caller_name", "conversation"]
 
 AGENT_PERSONA = "Ava"
 DEFAULT_COMPANY = "Northwind Energy"
@@ -55,10 +55,18 @@ class Turn:
     tool: ToolCall | None = None
 
 
+def caller_name(variables: dict[str, str]) -> str:
+    """The name the agent uses: ``first_name`` (inbound greetings), else ``customer_name``."""
+    return (variables.get("first_name") or variables.get("customer_name") or "").strip()
+
+
 def conversation(kind: str, variables: dict[str, str]) -> list[Turn]:
-    """The turns of conversation ``kind`` (``booking``, ``declined`` or ``voicemail``)."""
+    """The turns of conversation ``kind`` (``booking``, ``declined``, ``voicemail`` or
+    ``inbound``, a caller ringing in)."""
     name = variables.get("customer_name", "").strip()
     company = variables.get("company_name", "").strip() or DEFAULT_COMPANY
+    if kind == "inbound":
+        return _inbound(caller_name(variables), company)
     hello = f"Hi {name or 'there'}, this is {AGENT_PERSONA} calling from {company}."
     thanks = f"Thank you, {name}." if name else "Thank you."
     if kind == "voicemail":
@@ -106,6 +114,21 @@ def conversation(kind: str, variables: dict[str, str]) -> list[Turn]:
     ]
 
 
+def _inbound(name: str, company: str) -> list[Turn]:
+    """A caller rings in; the agent greets them by name when the answer gave one."""
+    return [
+        Turn(
+            "agent",
+            f"Hi {name or 'there'}, thanks for calling {company}. This is {AGENT_PERSONA}, "
+            "how can I help you today?",
+        ),
+        Turn("user", "Hi, I'd like to check when my installation is scheduled."),
+        Turn("agent", f"Of course. Your installation is booked for {SLOT}."),
+        Turn("user", "Great, that's all I needed. Thanks!"),
+        Turn("agent", f"You're welcome{', ' + name if name else ''}. Have a great day!"),
+    ]
+
+
 ANALYSIS: dict[str, tuple[str, dict[str, Any]]] = {
     # kind -> (summary template, custom_analysis_data); {name}/{company} filled per call.
     "booking": (
@@ -121,6 +144,11 @@ ANALYSIS: dict[str, tuple[str, dict[str, Any]]] = {
     "voicemail": (
         "The call reached {name}'s voicemail. The agent left a message asking for a call back.",
         {"appointment_booked": False},
+    ),
+    "inbound": (
+        "{name} called {company} to check their installation date; the agent confirmed "
+        "Tuesday at 10 am.",
+        {"caller_intent": "installation date", "resolved": True},
     ),
     "dial_no_answer": ("The call to {name} was not answered.", {}),
     "dial_busy": ("The line was busy; the call to {name} did not connect.", {}),

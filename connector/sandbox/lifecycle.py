@@ -75,6 +75,24 @@ class Lifecycle:
             self._clock.call_later(ring, lambda: self._ring(call.call_id))
         return view, created
 
+    def start_inbound(self, call: SandboxCall) -> dict[str, Any]:
+        """Play an inbound call already routed to its agent (``connector.sandbox.inbound``).
+
+        It takes a concurrency slot like any call, up to the whole limit (the reserved
+        inbound share is its own); over the limit it ends with ``concurrency_limit_reached``.
+        """
+        config = self._config()
+
+        def admit(new: SandboxCall) -> None:
+            if not self._concurrency.admit(new.call_id, config.concurrency_limit):
+                new.script, new.turns = OVER_LIMIT, []
+
+        call, _created = self._book.add(call, admit=admit)
+        view = self._book.view(call.call_id) or {}
+        ring = 0.0 if call.script is OVER_LIMIT else config.ring_seconds
+        self._clock.call_later(ring, lambda: self._ring(call.call_id))
+        return view
+
     def _events(self, call: SandboxCall) -> tuple[str, ...]:
         """The events this call's webhook target wants."""
         if call.webhook_events is not None:

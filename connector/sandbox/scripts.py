@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ANSWERED", "DNC_SUFFIX", "SCRIPTS", "Script", "markdown_table", "script_for"]
+__all__ = ["ANSWERED", "DNC_SUFFIX", "INBOUND", "SCRIPTS", "Script", "markdown_table", "script_for"]
 
 DNC_SUFFIX = "0009"
 
@@ -57,6 +57,11 @@ class Script:
 ANSWERED = Script(
     None, "answered, books a demo", "ended", "agent_hangup", "booking", "Positive", True
 )
+
+INBOUND = Script(
+    None, "inbound, caller helped", "ended", "user_hangup", "inbound", "Positive", True
+)
+"""A simulated inbound call (``connector.sandbox.inbound``); never chosen by a number."""
 
 SCRIPTS: tuple[Script, ...] = (
     Script("0001", "no answer", "not_connected", "dial_no_answer", None, "Unknown", False),

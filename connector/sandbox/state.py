@@ -71,6 +71,11 @@ class Sandbox:
         """The call object once ``call_id`` reaches ``phase``; TimeoutError otherwise."""
         return self.book.wait_for(call_id, phase, timeout)
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the sandbox closes, so waits (hangs, webhook backoff) end at once."""
+        return self._stopping
+
     def sleep(self, seconds: float) -> None:
         """Wait, but wake at once when the sandbox closes (hung requests, latency)."""
         self._stopping.wait(seconds)
