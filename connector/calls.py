@@ -121,7 +121,9 @@ class CallService:
             self._keys.mark_unknown(scope, key)
             raise CallOutcomeUnknown(
                 "An earlier attempt with this key may have placed the call, and Retell could "
-                f"not be asked right now ({exc.message}). Retry later with the same key."
+                f"not be asked right now ({exc.message}).",
+                advice="Retry later with the same key.",
+                retry_safe=True,
             ) from exc
         if found is not None:
             body = json.dumps(self._full_call(found))
@@ -133,7 +135,9 @@ class CallService:
         raise CallOutcomeUnknown(
             "An earlier attempt with this key failed ambiguously and no call was found for it; "
             "Retell's one-hour idempotency window has passed, so the connector will not dial "
-            "again with this key. To place the call, send it with a new Idempotency-Key."
+            "again with this key.",
+            advice="To place the call, send it with a new Idempotency-Key.",
+            retry_safe=False,
         )
 
     def _full_call(self, listed: dict[str, Any]) -> dict[str, Any]:
@@ -161,5 +165,7 @@ def _outcome_unknown(exc: RetellError, *, retry_hint: bool) -> CallOutcomeUnknow
     )
     return CallOutcomeUnknown(
         f"The call request reached Retell but no answer came back ({exc.message}); the call "
-        f"may or may not have been placed. {advice}"
+        "may or may not have been placed.",
+        advice=advice,
+        retry_safe=retry_hint,
     )

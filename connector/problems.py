@@ -55,6 +55,7 @@ __all__ = [
     "Unauthenticated",
     "UpstreamProblem",
     "ValidationFailed",
+    "problem_message",
     "problem_type",
     "upstream_problem",
 ]
@@ -88,12 +89,14 @@ class Problem(Exception):
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        message: str | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
+        self.message = message or problem_message(detail, self.errors)
         self.extensions = extensions
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,11 +105,24 @@ class Problem(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
+            "message": self.message,
         }
         if self.errors:
             body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
         body.update(self.extensions)
         return body
+
+
+def problem_message(detail: str, errors: list[FieldError] | None = None) -> str:
+    """The ``message`` extension: the whole problem in one line, field errors included.
+
+    Many clients show only a ``message`` member (n8n's error mapping, Azure-style readers,
+    plain HTTP tools); RFC 9457 allows extension members, so every problem carries one.
+    """
+    fields = "; ".join(f"{e.path} {e.message}" for e in errors or [])
+    if not fields:
+        return detail
+    return f"{detail.rstrip()} {fields}."
 
 
 class ValidationFailed(Problem):
@@ -227,9 +243,30 @@ class RetellTimeout(UpstreamProblem):
 
 
 class CallOutcomeUnknown(UpstreamProblem):
-    """The create request reached Retell but no answer came back: the call may exist."""
+    """The create request reached Retell but no answer came back: the call may exist.
+
+    ``cause`` says what is known; the advice differs by reader, so it is kept apart:
+    ``detail`` advises API clients (Idempotency-Key), ``message`` says it in any platform's
+    terms, and the members ``cause`` and ``retry_safe`` (whether repeating the same request
+    looks the call up rather than dialling) let an export word the advice its own way
+    ("replay this run" in Zapier, "retry the step" in n8n).
+    """
 
     status, slug, title = 502, "call-outcome-unknown", "Call outcome unknown"
+
+    def __init__(self, cause: str, *, advice: str, retry_safe: bool) -> None:
+        say = (
+            "Retrying this step with the same input is safe: the connector looks the call up "
+            "instead of calling again."
+            if retry_safe
+            else "Check the call list in Retell before placing the call again."
+        )
+        super().__init__(
+            f"{cause} {advice}",
+            message=f"{cause} {say}",
+            cause=cause,
+            retry_safe=retry_safe,
+        )
 
 
 def upstream_problem(exc: RetellError) -> UpstreamProblem:

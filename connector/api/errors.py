@@ -13,7 +13,13 @@ from flask import Flask, Response, json
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from connector.problems import Problem, StoreUnavailable, problem_type, upstream_problem
+from connector.problems import (
+    Problem,
+    StoreUnavailable,
+    problem_message,
+    problem_type,
+    upstream_problem,
+)
 from connector.retell.errors import RetellError
 
 __all__ = ["init_app", "problem_response"]
@@ -43,6 +49,7 @@ def _http_problem(exc: HTTPException) -> Response:
         "title": exc.name,
         "status": status,
         "detail": exc.description or exc.name,
+        "message": problem_message(exc.description or exc.name),
     }
     response = Response(json.dumps(body), status, mimetype=PROBLEM_JSON)
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]

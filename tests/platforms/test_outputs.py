@@ -162,8 +162,13 @@ const path = require('node:path');
 const [dir, answer] = process.argv.slice(1);
 const description = require(path.join(dir, 'node.js')).description;
 const operations = description.properties.find((p) => p.name === 'operation').options;
-const shape = operations.find((o) => o.value === 'createPhoneCall').routing.output.postReceive[0];
-(async () => console.log(JSON.stringify(await shape([{ json: JSON.parse(answer) }]))))();
+const steps = operations.find((o) => o.value === 'createPhoneCall').routing.output.postReceive;
+const response = { statusCode: 201, body: JSON.parse(answer) };
+(async () => {
+  let items = [{ json: response.body }];
+  for (const step of steps) items = await step(items, response);
+  console.log(JSON.stringify(items));
+})();
 """
 
 
