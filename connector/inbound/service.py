@@ -99,7 +99,11 @@ class InboundService:
             fields, decision = self._defaults(call, now)
             return Answered(wire_answer(fields), claim.event_id, True, declined=decision.declined)
         self._purge(now)
-        return self._work(call, event_id, now)
+        try:
+            return self._work(call, event_id, now)
+        except BaseException:
+            self.ledger.release(call.key, event_id)  # a retry must not wait for this one
+            raise
 
     def _work(self, call: InboundCall, event_id: str, now: float) -> Answered:
         fields, decision = self._defaults(call, now)

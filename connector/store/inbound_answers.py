@@ -111,6 +111,16 @@ class AnswerLedger:
             if attempts:
                 conn.execute(delivery_attempts.insert(), list(attempts))
 
+    def release(self, key: str, event_id: str) -> None:
+        """Give up a claim that could not be answered, so a retry starts afresh at once."""
+        c = inbound_answers.c
+        with self._engine.begin() as conn:
+            conn.execute(
+                delete(inbound_answers).where(
+                    c.key == key, c.event_id == event_id, c.state == "pending"
+                )
+            )
+
     def purge(self) -> int:
         """Drop claims and answers that ran out; returns how many."""
         with self._engine.begin() as conn:

@@ -134,6 +134,8 @@ def test_contact_lifecycle(client: FlaskClient) -> None:
     assert again.status_code == 200
     assert again.json["metadata"] is None and again.json["created_at"] == saved.json["created_at"]
     assert client.get(f"/v1/inbound/contacts/{CALLER}", headers=AUTH).json == again.json
+    listed = client.get("/v1/inbound/contacts", headers=AUTH).json
+    assert listed == {"items": [again.json]} and valid("inbound-contact.json#/$defs/list", listed)
     gone = client.delete(f"/v1/inbound/contacts/{CALLER}", headers=AUTH)
     assert gone.json == {"phone_number": CALLER, "deleted": True}
     assert valid("inbound-contact.json#/$defs/deleted", gone.json)
