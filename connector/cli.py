@@ -21,7 +21,10 @@ def _serve(args: argparse.Namespace) -> int:
 
         local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         hook = f"http://{local}:{args.port}/v1/webhooks/retell"
-        sandbox = SandboxServer(SandboxConfig(api_key="sandbox-key", webhook_url=hook)).start()
+        config = SandboxConfig(
+            api_key="sandbox-key", webhook_url=hook, inbound_webhook_url=f"{hook}/inbound"
+        )
+        sandbox = SandboxServer(config).start()
         overrides = {
             "retell_api_key": "sandbox-key",
             "retell_base_url": sandbox.url,
@@ -45,6 +48,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     config = SandboxConfig(
         api_key=args.api_key,
         webhook_url=args.webhook_url,
+        inbound_webhook_url=args.inbound_webhook_url,
         ring_seconds=args.ring_seconds,
         talk_seconds=args.talk_seconds,
         concurrency_limit=args.concurrency_limit,
@@ -139,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
     sandbox.add_argument("--webhook-url", default=None)
+    sandbox.add_argument(
+        "--inbound-webhook-url",
+        default=None,
+        help="the numbers' inbound webhook, asked by simulated inbound calls",
+    )
     sandbox.add_argument("--api-key", default="sandbox-key")
     sandbox.add_argument(
         "--concurrency-limit",
