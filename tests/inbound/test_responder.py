@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.delivery.ssrf import guarded_transport
@@ -217,3 +219,19 @@ def test_guard_refuses_private_responders() -> None:
     finally:
         responders.close()
     assert reply.fields is None and reply.error is not None and reply.error.startswith("refused")
+
+
+def test_overlapping_retries_share_one_answer(app: Flask) -> None:
+    """A retry that arrives while the first request still waits for the responder waits for
+    that answer instead of asking again."""
+    reply = Reply(body=answer_json({"dynamic_variables": {"first_name": "Ada"}}), delay=0.6)
+    with Subscriber(reply) as responder:
+        respond_with(app.test_client(), responder.url)
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(lambda: signed_post(app.test_client(), inbound_body()).json)
+            time.sleep(0.2)  # the first has claimed the request and is waiting
+            second = pool.submit(lambda: signed_post(app.test_client(), inbound_body()).json)
+            answers = [first.result(timeout=10), second.result(timeout=10)]
+        assert len(responder.hits) == 1
+    assert answers[0] == answers[1]
+    assert answers[0]["call_inbound"]["dynamic_variables"] == {"first_name": "Ada"}
