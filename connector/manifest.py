@@ -219,6 +219,36 @@ def _check_refs(schemas: dict[str, dict[str, Any]], reg: Registry[Any]) -> Itera
                 yield f"schemas/{name} at {pointer}: $ref {ref!r} does not resolve"
 
 
+def _check_dependent_dropdowns(
+    manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
+) -> Iterator[str]:
+    """A dropdown whose option reads other fields (``parameters``) sits beside those fields."""
+    needs = {o["path"]: [p["field"] for p in o.get("parameters", [])] for o in manifest["options"]}
+    for name, schema in schemas.items():
+        for pointer, node in _walk(schema, "#"):
+            properties = node.get("properties")
+            if not isinstance(properties, dict):
+                continue
+            for key, prop in properties.items():
+                options = prop.get("x-options") if isinstance(prop, dict) else None
+                source = options.get("source") if isinstance(options, dict) else None
+                for field in needs.get(source, []) if isinstance(source, str) else []:
+                    if field not in properties:
+                        yield (
+                            f"schemas/{name} at {pointer}/properties/{key}: its dropdown reads "
+                            f"field {field!r}, which is not beside it"
+                        )
+    filters = {t["key"]: {f["key"] for f in t.get("filters", [])} for t in manifest["triggers"]}
+    for trigger in manifest["triggers"]:
+        for spec in trigger.get("filters", []):
+            for field in needs.get((spec.get("options") or {}).get("source"), []):
+                if field not in filters[trigger["key"]]:
+                    yield (
+                        f"manifest.json: trigger {trigger['key']!r}: filter {spec['key']!r} "
+                        f"dropdown reads field {field!r}, which is not a filter"
+                    )
+
+
 def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> Iterator[str]:
     """Cross-checks a schema cannot express: refs exist, keys unique, fields documented."""
 
@@ -248,6 +278,7 @@ def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
             options = node.get("x-options")
             if isinstance(options, dict) and options.get("source") not in sources:
                 yield f"schemas/{name} at {pointer}: x-options source is not a manifest option path"
+    yield from _check_dependent_dropdowns(manifest, schemas)
     for trigger in manifest["triggers"]:
         for field in trigger.get("filters", []):
             if "options" in field and field["options"]["source"] not in sources:

@@ -64,6 +64,7 @@ def test_actions_and_options_match_the_http_surface() -> None:
     assert {o["path"] for o in data["options"]} == {
         "/v1/options/phone-numbers",
         "/v1/options/agents",
+        "/v1/options/agent-versions",
     }
     assert data["auth"]["test"]["path"] == "/v1/me"
     assert [t["key"] for t in data["triggers"]] == ["call_events"]
@@ -269,6 +270,24 @@ BROKEN: list[tuple[str, str, Callable[[Any], None], str]] = [
         "schemas/create-phone-call.input.json",
         _set(["properties", "metadata", "x-field-type"], "map"),
         "x-field-type must be one of",
+    ),
+    (
+        "dependent-dropdown-field",
+        "manifest.json",
+        _set(["options", 2, "parameters", 0, "field"], "agent"),
+        "its dropdown reads field 'agent', which is not beside it",
+    ),
+    (
+        "dependent-dropdown-shape",
+        "manifest.json",
+        _set(["options", 2, "parameters", 0], {"name": "agent_id"}),
+        "options[2].parameters[0]",
+    ),
+    (
+        "dependent-dropdown-filter",
+        "manifest.json",
+        _set(["triggers", 0, "filters", 0, "options", "source"], "/v1/options/agent-versions"),
+        "dropdown reads field 'override_agent_id', which is not a filter",
     ),
 ]
 

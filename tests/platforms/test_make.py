@@ -541,6 +541,13 @@ def test_module_kind_and_label(
     [
         ("module", "createPhoneCall", "mappableParams", "from_number", "listPhoneNumbers"),
         ("module", "createPhoneCall", "mappableParams", "override_agent_id", "listAgents"),
+        (
+            "module",
+            "createPhoneCall",
+            "mappableParams",
+            "override_agent_version",
+            "listAgentVersions",
+        ),
         ("webhook", "callEvents", "params", "agent_id", "listAgents"),
     ],
 )
@@ -551,6 +558,16 @@ def test_dropdown_fields_use_rpcs(
     params = json.loads(_component_file(exported, kind, component_id, code).read_text("utf-8"))
     param = _by_name(params)[field]
     assert (param["type"], param["options"], param["editable"]) == ("select", f"rpc://{rpc}", True)
+
+
+def test_agent_version_rpc_reads_the_modules_agent(exported: Path) -> None:
+    """The agent-version RPC asks for the versions of the agent picked in the module."""
+    rpc = _component_file(exported, "rpc", "listAgentVersions", "communication")
+    communication = json.loads(rpc.read_text("utf-8"))
+    assert communication["url"] == "/v1/options/agent-versions"
+    assert communication["qs"] == {"agent_id": "{{parameters.override_agent_id}}"}
+    module = _component_file(exported, "module", "createPhoneCall", "mappableParams")
+    assert "override_agent_id" in _by_name(json.loads(module.read_text("utf-8")))
 
 
 @pytest.mark.parametrize(
@@ -619,20 +636,11 @@ def test_base_sends_bearer_token_and_hides_it_from_logs(exported: Path) -> None:
     assert "request.headers.authorization" in base["log"]["sanitize"]
 
 
-def test_outcome_unknown_advice_is_in_make_terms(exported: Path) -> None:
-    """call-outcome-unknown shows its cause and Make's advice, not the API's Idempotency-Key
-    wording; every other problem shows its one-line message."""
-    message = _read(exported, "general/base.iml.json")["response"]["error"]["message"]
-    assert "body.cause + ' ' + if(body.retry_safe, 'Retrying this module" in message
-    assert "incomplete executions" in message and "Idempotency-Key" not in message
-    assert message.endswith("ifempty(body.message, body.detail))}}")
-
-
 @pytest.mark.parametrize(("status", "kind"), sorted(ERROR_TYPES.items()))
 def test_problem_status_maps_to_make_error_type(status: str, kind: str, exported: Path) -> None:
     """Each problem status becomes the Make error type that drives retries and reconnects."""
     error = _read(exported, "general/base.iml.json")["response"]["error"][status]
-    assert error["type"] == kind and "ifempty(body.message, body.detail)" in error["message"]
+    assert error["type"] == kind and "{{body.detail}}" in error["message"]
 
 
 @pytest.mark.parametrize("status", ["502", "504"])

@@ -159,6 +159,18 @@ def test_protected_routes_answer_401_as_documented(app: Flask, doc: Doc) -> None
         assert "401" in operation["responses"], (method, path)
 
 
+def test_agent_versions_need_the_agent_id(doc: Doc) -> None:
+    """The agent-version options route takes the required agent_id its manifest option names."""
+    operation = doc["paths"]["/v1/options/agent-versions"]["get"]
+    (param,) = [p for p in operation["parameters"] if p["in"] == "query"]
+    assert (param["name"], param["required"], param["schema"]["type"]) == (
+        "agent_id",
+        True,
+        "string",
+    )
+    assert {"404", "422"} <= set(operation["responses"])
+
+
 def test_call_event_is_a_webhook_and_a_subscribe_callback(doc: Doc) -> None:
     """The forwarded event is described once and shared by `webhooks` and the callback."""
     item = "#/components/pathItems/call-event"

@@ -408,6 +408,17 @@ def test_dropdown_fields_use_options_operations(
     }
 
 
+def test_agent_version_dropdown_is_called_with_the_chosen_agent(api: Doc) -> None:
+    """Agent version lists the versions of the Agent field's agent (a dependent dropdown)."""
+    body = _body_schema(api["paths"]["/v1/actions/create-phone-call"]["post"])
+    dynamic = body["properties"]["override_agent_version"]["x-ms-dynamic-values"]
+    assert dynamic["operationId"] == "ListAgentVersions"
+    assert dynamic["parameters"] == {"agent_id": {"parameter": "override_agent_id"}}
+    assert "override_agent_id" in body["properties"]
+    (query,) = api["paths"]["/v1/options/agent-versions"]["get"]["parameters"]
+    assert (query["name"], query["in"], query["required"]) == ("agent_id", "query", True)
+
+
 def test_notification_url_is_internal_target_url(api: Doc) -> None:
     """The callback URL slot is target_url, hidden from the user, and required."""
     body = _body_schema(_trigger(api))

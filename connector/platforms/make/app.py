@@ -48,23 +48,9 @@ ERROR_TYPES = {
     "429": "RateLimitError",
     "503": "ConnectionError",
 }
-# call-outcome-unknown in Make's terms: ``cause`` and ``retry_safe`` come with that problem
-# (the connector's detail speaks of the Idempotency-Key header); every other problem shows
-# its one-line ``message`` (detail plus each field error), else its detail.
-OUTCOME_SAFE = (
-    "Retrying this module with the same input is safe (for example from the scenario's"
-    " incomplete executions): the connector looks the call up instead of calling again."
-)
-OUTCOME_UNSAFE = (
-    "Check the call list in Retell before you run the scenario again, and map a value that is"
-    " unique to the record into Idempotency key so that retries are safe."
-)
 _ERROR_MESSAGE = (
-    "[{{statusCode}}] {{if(body.cause, body.cause + ' ' + if(body.retry_safe, '"
-    + OUTCOME_SAFE
-    + "', '"
-    + OUTCOME_UNSAFE
-    + "'), ifempty(body.message, body.detail))}}"
+    "[{{statusCode}}] {{body.title}}: {{body.detail}}"
+    "{{if(length(body.errors), ' (' + join(map(body.errors, 'path'), ', ') + ')', '')}}"
 )
 _ORIGIN = {
     "label": "Make (replace appId with your custom app's ID)",
@@ -364,7 +350,10 @@ def _instant_trigger(
 
 
 def _rpc(option: dict[str, Any], rpc_id: str, connection_id: str, files: Files) -> dict[str, Any]:
-    communication = {
+    """An options RPC. A dependent one (the option's ``parameters``) sends the module's other
+    fields as query parameters: Make passes a module's parameters to the RPCs it calls."""
+    needs = option.get("parameters", [])
+    communication: dict[str, Any] = {
         "url": option["path"],
         "method": option["method"].upper(),
         "response": {
@@ -372,12 +361,21 @@ def _rpc(option: dict[str, Any], rpc_id: str, connection_id: str, files: Files) 
             "output": {"label": "{{item.label}}", "value": "{{item.value}}"},
         },
     }
+    if needs:
+        communication["qs"] = {p["name"]: f"{{{{parameters.{p['field']}}}}}" for p in needs}
+    # Shown only by Make's RPC test tool, to fill in what a module would pass.
+    params = [
+        {"name": p["field"], "type": "text", "label": p["field"], "required": True} for p in needs
+    ]
     return {
         "label": option["label"],
         "connection": connection_id,
         "altConnection": None,
         "codeFiles": _code_files(
-            files, "rpcs", kebab(rpc_id), {"communication": communication, "params": []}
+            files,
+            "rpcs",
+            kebab(rpc_id),
+            {"communication": communication, "params": params},
         ),
     }
 

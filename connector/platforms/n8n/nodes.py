@@ -288,7 +288,34 @@ def _action_properties(source: ConnectorSource, action: dict[str, Any], resource
                 "options": sorted(optional, key=lambda p: str(p["displayName"]).lower()),
             }
         )
+    _wire_dependent_dropdowns(source, top)
     return top
+
+
+def _wire_dependent_dropdowns(source: ConnectorSource, properties: list[dict[str, Any]]) -> None:
+    """A dropdown whose option reads other fields (the manifest option's ``parameters``) sends
+    their values as query parameters and reloads when they change (``loadOptionsDependsOn``)."""
+    paths: dict[str, str] = {}
+    for prop in properties:
+        if prop.get("type") == "collection":
+            paths.update({o["name"]: f"{prop['name']}.{o['name']}" for o in prop["options"]})
+        else:
+            paths[prop["name"]] = prop["name"]
+    needs = {o["path"]: o.get("parameters", []) for o in source.manifest["options"]}
+    for prop in properties:
+        for field in prop["options"] if prop.get("type") == "collection" else [prop]:
+            request = field.get("typeOptions", {}).get("loadOptions", {}).get("routing", {})
+            request = request.get("request", {})
+            wanted = [p for p in needs.get(request.get("url"), []) if p["field"] in paths]
+            if not wanted:
+                continue
+            request["qs"] = {
+                p["name"]: "={{$parameter"
+                + "".join(f"[{js_string(part)}]" for part in paths[p["field"]].split("."))
+                + "}}"
+                for p in wanted
+            }
+            field["typeOptions"]["loadOptionsDependsOn"] = [paths[p["field"]] for p in wanted]
 
 
 def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
@@ -326,12 +353,7 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
                         "description": action["description"],
                         "routing": {
                             "request": {"method": action["method"], "url": action["path"]},
-                            "output": {
-                                "postReceive": [
-                                    _surface_problem(source, action),
-                                    _shape_output(source, action),
-                                ]
-                            },
+                            "output": {"postReceive": [_shape_output(source, action)]},
                         },
                     }
                     for action in actions
@@ -355,18 +377,9 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
         "requestDefaults": {
             "baseURL": "={{$credentials.baseUrl}}",
             "headers": {"Accept": "application/json", "Content-Type": "application/json"},
-            # Error answers reach postReceive, where surfaceProblem words them (n8n's own
-            # mapping would show a generic line and hide the connector's detail).
-            "ignoreHttpStatusErrors": True,
         },
         "properties": selectors + fields,
     }
-
-
-def _surface_problem(source: ConnectorSource, action: dict[str, Any]) -> Js:
-    """The postReceive that turns an error answer into n8n's error, fields by their label."""
-    labels = {f.key: f.label for f in input_fields(source.schema(action["input"]))}
-    return Js(f"surfaceProblem({json.dumps(labels, ensure_ascii=False)})")
 
 
 def _shape_output(source: ConnectorSource, action: dict[str, Any]) -> Js:

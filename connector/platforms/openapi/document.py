@@ -172,6 +172,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/actions/get-call", 200, (*AUTH, 404, 422, *UPSTREAM)),
     Route("GET", "/v1/options/phone-numbers", 200, AUTH + UPSTREAM),
     Route("GET", "/v1/options/agents", 200, AUTH + UPSTREAM),
+    Route("GET", "/v1/options/agent-versions", 200, (*AUTH, 404, 422, *UPSTREAM)),
     Route("POST", "/v1/triggers/call-events/subscriptions", 201, AUTH + JSON_BODY + STORE),
     Route("DELETE", "/v1/triggers/call-events/subscriptions/{id}", 200, (*AUTH, 404, *STORE),
           output="subscription_deleted"),
@@ -295,9 +296,15 @@ def _described(source: ConnectorSource) -> Iterator[Route]:
             body=body, output=component_name(action["output"]),
         )  # fmt: skip
     for option in manifest["options"]:
+        needs = tuple(
+            Param(p["name"], "query", {"type": "string", "minLength": 1},
+                  str(p.get("description", "")), True)
+            for p in option.get("parameters", [])
+        )  # fmt: skip
         yield Route(
-            option["method"], option["path"], 0, operation_id=f"options_{option['key']}",
-            summary=option["label"], description=option["description"], tag="options",
+            option["method"], option["path"], 0, params=needs,
+            operation_id=f"options_{option['key']}", summary=option["label"],
+            description=option["description"], tag="options",
             output=component_name(option["output"]),
         )  # fmt: skip
     for trigger in manifest["triggers"]:

@@ -73,7 +73,12 @@ def api_definition(source: ConnectorSource) -> dict[str, Any]:
     manifest = source.manifest
     url = urlsplit(source.base_url)
     dropdowns = {o["path"]: _list_operation_id(o) for o in manifest.get("options", [])}
-    schemas = SwaggerSchemas(source, dropdowns)
+    inputs = {
+        o["path"]: {p["name"]: p["field"] for p in o["parameters"]}
+        for o in manifest.get("options", [])
+        if o.get("parameters")
+    }
+    schemas = SwaggerSchemas(source, dropdowns, inputs)
     paths: dict[str, dict[str, Any]] = {}
     for action in manifest.get("actions", []):
         paths.setdefault(action["path"], {})[action["method"].lower()] = _action(schemas, action)
@@ -214,6 +219,17 @@ def _dropdown(schemas: SwaggerSchemas, option: dict[str, Any]) -> dict[str, Any]
         "description": option["description"],
         "x-ms-summary": option["label"],
         "x-ms-visibility": "internal",
+        "parameters": [
+            {
+                "name": p["name"],
+                "in": "query",
+                "required": True,
+                "type": "string",
+                "x-ms-summary": p["name"],
+                "description": p.get("description", ""),
+            }
+            for p in option.get("parameters", [])
+        ],
         "responses": {"200": _response(schemas, option["output"], "OK")},
     }
 

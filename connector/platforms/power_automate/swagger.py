@@ -90,11 +90,14 @@ class SwaggerSchemas:
     """Converts schemas and collects the ``definitions`` their ``$ref``s need.
 
     ``dropdowns`` maps an options path (``/v1/options/agents``) to the operationId that
-    serves it. ``inputs`` switches on the form-only conversions (visibility, text unions).
+    serves it; ``dropdown_inputs`` maps a dependent one's path to ``{query name: field}``,
+    the sibling fields whose values the operation is called with. ``inputs`` switches on
+    the form-only conversions (visibility, text unions).
     """
 
     source: ConnectorSource
     dropdowns: dict[str, str]
+    dropdown_inputs: dict[str, dict[str, str]] = field(default_factory=dict)
     _wanted: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def convert(self, located: Located, *, inputs: bool = False) -> dict[str, Any]:
@@ -129,6 +132,11 @@ class SwaggerSchemas:
                 "value-path": "value",
                 "value-title": "label",
             }
+            inputs_of = self.dropdown_inputs.get(options["source"])
+            if inputs_of:
+                out["x-ms-dynamic-values"]["parameters"] = {
+                    name: {"parameter": sibling} for name, sibling in inputs_of.items()
+                }
         if inputs and node.get("x-visibility") == "advanced":
             out["x-ms-visibility"] = "advanced"
         if node.get("x-visibility") == "hidden":
