@@ -16,21 +16,20 @@ import logging
 import threading
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from connector import jsontext
 from connector.api.auth import protect
-from connector.api.body import json_body, read_body
+from connector.api.body import json_body
 from connector.api.params import limit_arg
+from connector.api.signed import signed_retell_body
 from connector.delivery.ssrf import guarded_transport
 from connector.inbound.contacts import parse_contact, parse_contact_number
 from connector.inbound.request import INBOUND_EVENT, parse_inbound
 from connector.inbound.responder import Responders
 from connector.inbound.rules import parse_rule
 from connector.inbound.service import InboundService
-from connector.limits import MAX_WEBHOOK_BYTES
-from connector.problems import FieldError, InvalidSignature, MalformedBody, NotFound
-from connector.retell.signature import SignatureError, verify
+from connector.problems import FieldError, MalformedBody, NotFound
 from connector.services import services
 
 __all__ = ["EXTENSION", "answers_inbound", "bp", "inbound", "webhook_bp"]
@@ -65,13 +64,7 @@ def inbound() -> InboundService:
 
 @webhook_bp.post("/retell/inbound")
 def retell_inbound() -> Response:
-    raw = read_body(MAX_WEBHOOK_BYTES)
-    key = services().settings.retell_api_key.get_secret_value()
-    try:
-        verify(raw, key, request.headers.get("x-retell-signature"))
-    except SignatureError as exc:
-        raise InvalidSignature(str(exc)) from None
-    return answer_verified(raw)
+    return answer_verified(signed_retell_body())
 
 
 def answers_inbound(raw: bytes) -> bool:

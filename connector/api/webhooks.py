@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from connector import jsontext
-from connector.api.body import read_body
 from connector.api.inbound import answer_verified, answers_inbound
+from connector.api.signed import signed_retell_body
 from connector.limits import MAX_WEBHOOK_BYTES
-from connector.problems import FieldError, InvalidSignature, MalformedBody
-from connector.retell.signature import SignatureError, verify
+from connector.problems import FieldError, MalformedBody
 from connector.services import services
 
 __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
@@ -70,12 +69,7 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
 
 @bp.post("/retell")
 def retell_webhook() -> Response:
-    raw = read_body(MAX_WEBHOOK_BYTES)
-    key = services().settings.retell_api_key.get_secret_value()
-    try:
-        verify(raw, key, request.headers.get("x-retell-signature"))
-    except SignatureError as exc:
-        raise InvalidSignature(str(exc)) from None
+    raw = signed_retell_body()
     if answers_inbound(raw):  # an inbound call sent to the call-event URL (issue 13)
         return answer_verified(raw)
     event, call = _parse(raw)
