@@ -636,11 +636,20 @@ def test_base_sends_bearer_token_and_hides_it_from_logs(exported: Path) -> None:
     assert "request.headers.authorization" in base["log"]["sanitize"]
 
 
+def test_outcome_unknown_advice_is_in_make_terms(exported: Path) -> None:
+    """call-outcome-unknown shows its cause and Make's advice, not the API's Idempotency-Key
+    wording; every other problem shows its one-line message."""
+    message = _read(exported, "general/base.iml.json")["response"]["error"]["message"]
+    assert "body.cause + ' ' + if(body.retry_safe, 'Retrying this module" in message
+    assert "incomplete executions" in message and "Idempotency-Key" not in message
+    assert message.endswith("ifempty(body.message, body.detail))}}")
+
+
 @pytest.mark.parametrize(("status", "kind"), sorted(ERROR_TYPES.items()))
 def test_problem_status_maps_to_make_error_type(status: str, kind: str, exported: Path) -> None:
     """Each problem status becomes the Make error type that drives retries and reconnects."""
     error = _read(exported, "general/base.iml.json")["response"]["error"][status]
-    assert error["type"] == kind and "{{body.detail}}" in error["message"]
+    assert error["type"] == kind and "ifempty(body.message, body.detail)" in error["message"]
 
 
 @pytest.mark.parametrize("status", ["502", "504"])

@@ -660,6 +660,111 @@ def test_dropdown_maps_value_label_to_name_value(node_modules: Path, package: Pa
     assert choices == [{"name": a["label"], "value": a["value"]} for a in answer]
 
 
+# The error path as n8n runs it: the operation's postReceive throws, and RoutingNode wraps
+# what was thrown in a NodeApiError with its message and description (routing-node.ts).
+PROBLEM = """
+const path = require('node:path');
+const { NodeApiError } = require('n8n-workflow');
+const [dir, file, operation, status, body] = process.argv.slice(1);
+const mod = require(path.join(dir, file));
+const type = new mod.RetellConnector();
+const options = type.description.properties.find((p) => p.name === 'operation').options;
+const [surface] = options.find((o) => o.value === operation).routing.output.postReceive;
+const node = { id: '1', name: 'Retell AI', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
+(async () => {
+  const items = [{ json: {} }];
+  try {
+    const passed = await surface(items, { statusCode: Number(status), body: JSON.parse(body) });
+    console.log(JSON.stringify({ passed: passed === items }));
+  } catch (error) {
+    const wrapped = new NodeApiError(node, error, {
+      message: error?.message, description: error?.description, httpCode: 'none',
+    });
+    console.log(JSON.stringify({ message: wrapped.message, description: wrapped.description }));
+  }
+})();
+"""
+
+BAD_NUMBER = {
+    "type": "https://retell-connector.dev/problems/validation-error",
+    "title": "Invalid request",
+    "status": 422,
+    "detail": "The call was not placed: 1 field is invalid (to_number).",
+    "message": "The call was not placed: 1 field is invalid (to_number). to_number must be …",
+    "errors": [
+        {"path": "to_number", "message": "must be a phone number in E.164 format, like +1415…"}
+    ],
+}
+
+
+def _problem(node_modules: Path, package: Path, status: int, body: Any) -> dict[str, Any]:
+    found: dict[str, Any] = run_node(
+        node_modules,
+        PROBLEM,
+        str(package),
+        ACTION,
+        "createPhoneCall",
+        str(status),
+        json.dumps(body),
+    )
+    return found
+
+
+def test_requests_let_error_answers_reach_post_receive(
+    source: ConnectorSource, names: Names
+) -> None:
+    """Error answers are not thrown by n8n's HTTP helper, so the node can word them."""
+    assert action_node(source, names)["requestDefaults"]["ignoreHttpStatusErrors"] is True
+
+
+def test_field_error_reads_as_the_connectors_problem(node_modules: Path, package: Path) -> None:
+    """A bad To number shows the detail and the field by its label in n8n's error, not n8n's
+    generic "Your request is invalid or could not be processed by the service"."""
+    error = _problem(node_modules, package, 422, BAD_NUMBER)
+    assert error["message"] == (
+        "The call was not placed: 1 field is invalid (to_number). To number [to_number] must "
+        "be a phone number in E.164 format, like +1415…."
+    )
+    assert error["description"].splitlines() == [
+        "To number [to_number] must be a phone number in E.164 format, like +1415…",
+        "HTTP 422 (validation-error)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("safe", "advice"),
+    [(True, "turn on Retry On Fail"), (False, "Check the call list in Retell")],
+)
+def test_outcome_unknown_advice_is_in_n8n_terms(
+    node_modules: Path, package: Path, safe: bool, advice: str
+) -> None:
+    """call-outcome-unknown says what is known, then what to do in n8n (no API jargon)."""
+    body = {
+        "type": "https://retell-connector.dev/problems/call-outcome-unknown",
+        "title": "Call outcome unknown",
+        "status": 502,
+        "detail": "Retell did not answer. Retrying with the same Idempotency-Key is safe.",
+        "cause": "Retell did not answer.",
+        "retry_safe": safe,
+    }
+    error = _problem(node_modules, package, 502, body)
+    assert error["message"].startswith("Retell did not answer. ")
+    assert advice in error["message"]
+    assert "Idempotency-Key" not in error["message"]
+
+
+def test_non_problem_error_points_at_the_connector_url(node_modules: Path, package: Path) -> None:
+    """An answer that is not problem+json (a proxy's page) names the credential's URL."""
+    error = _problem(node_modules, package, 404, "<html>Not Found</html>")
+    assert error["message"] == "The connector answered HTTP 404."
+    assert "Connector URL" in error["description"]
+
+
+def test_success_passes_through(node_modules: Path, package: Path) -> None:
+    """A 2xx answer goes on to the output untouched."""
+    assert _problem(node_modules, package, 201, {"call_id": "c1"}) == {"passed": True}
+
+
 PRE_SEND = """
 const path = require('node:path');
 const [dir, file, parameters] = process.argv.slice(1);

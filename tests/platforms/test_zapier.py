@@ -567,7 +567,7 @@ def test_json_field_is_parsed_before_sending(live: Live) -> None:
         (
             "creates.create_phone_call.operation.perform",
             {"inputData": _call_input(to_number="nope")},
-            "to_number must be a phone number",
+            "1 field is invalid (to_number). To number [to_number] must be a phone number",
         ),
         (
             "creates.create_phone_call.operation.perform",
@@ -586,6 +586,32 @@ def test_errors_read_as_the_connectors_problem(
     (outcome,) = live.run((method, bundle))
     assert message in outcome.get("error", ""), outcome
     assert live.calls_created() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("typed", ["connector.example.com", "localhost:8080", "ftp://host"])
+def test_connector_url_without_https_gets_a_hint(live: Live, typed: str) -> None:
+    """A Connector URL typed without https:// is named in the error, not core's "Only HTTP(S)
+    protocols are supported"."""
+    (outcome,) = live.run(("authentication.test", {"authData": {**live.auth, "base_url": typed}}))
+    assert outcome.get("error", "").startswith("Connector URL must start with https://"), outcome
+    assert "Only HTTP(S)" not in outcome["error"]
+
+
+@pytest.mark.slow
+def test_outcome_unknown_advises_replaying_the_run(live: Live) -> None:
+    """Retell failing after it acted reads in Zapier's terms, and the replay gets the call."""
+    httpx.post(
+        f"{live.sandbox.url}/_sandbox/faults",
+        json={"mode": "acted", "status": 500, "path": "/v2/create-phone-call"},
+    ).raise_for_status()
+    step = ("creates.create_phone_call.operation.perform", {"inputData": _call_input()})
+    (failed,) = live.run(step)
+    assert "may or may not have been placed" in failed.get("error", ""), failed
+    assert "replay it" in failed["error"] and "Idempotency-Key" not in failed["error"]
+    (replayed,) = live.run(step)
+    assert replayed["results"]["call_id"]
+    assert live.calls_created() == 1
 
 
 @pytest.mark.slow

@@ -48,9 +48,23 @@ ERROR_TYPES = {
     "429": "RateLimitError",
     "503": "ConnectionError",
 }
+# call-outcome-unknown in Make's terms: ``cause`` and ``retry_safe`` come with that problem
+# (the connector's detail speaks of the Idempotency-Key header); every other problem shows
+# its one-line ``message`` (detail plus each field error), else its detail.
+OUTCOME_SAFE = (
+    "Retrying this module with the same input is safe (for example from the scenario's"
+    " incomplete executions): the connector looks the call up instead of calling again."
+)
+OUTCOME_UNSAFE = (
+    "Check the call list in Retell before you run the scenario again, and map a value that is"
+    " unique to the record into Idempotency key so that retries are safe."
+)
 _ERROR_MESSAGE = (
-    "[{{statusCode}}] {{body.title}}: {{body.detail}}"
-    "{{if(length(body.errors), ' (' + join(map(body.errors, 'path'), ', ') + ')', '')}}"
+    "[{{statusCode}}] {{if(body.cause, body.cause + ' ' + if(body.retry_safe, '"
+    + OUTCOME_SAFE
+    + "', '"
+    + OUTCOME_UNSAFE
+    + "'), ifempty(body.message, body.detail))}}"
 )
 _ORIGIN = {
     "label": "Make (replace appId with your custom app's ID)",

@@ -353,7 +353,12 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
                         "description": action["description"],
                         "routing": {
                             "request": {"method": action["method"], "url": action["path"]},
-                            "output": {"postReceive": [_shape_output(source, action)]},
+                            "output": {
+                                "postReceive": [
+                                    _surface_problem(source, action),
+                                    _shape_output(source, action),
+                                ]
+                            },
                         },
                     }
                     for action in actions
@@ -377,9 +382,18 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
         "requestDefaults": {
             "baseURL": "={{$credentials.baseUrl}}",
             "headers": {"Accept": "application/json", "Content-Type": "application/json"},
+            # Error answers reach postReceive, where surfaceProblem words them (n8n's own
+            # mapping would show a generic line and hide the connector's detail).
+            "ignoreHttpStatusErrors": True,
         },
         "properties": selectors + fields,
     }
+
+
+def _surface_problem(source: ConnectorSource, action: dict[str, Any]) -> Js:
+    """The postReceive that turns an error answer into n8n's error, fields by their label."""
+    labels = {f.key: f.label for f in input_fields(source.schema(action["input"]))}
+    return Js(f"surfaceProblem({json.dumps(labels, ensure_ascii=False)})")
 
 
 def _shape_output(source: ConnectorSource, action: dict[str, Any]) -> Js:

@@ -58,6 +58,7 @@ _KEY_HELP = (
     " the same input may rightly repeat within 48 hours, as with a daily schedule."
 )
 _VERSION_HELP = " In Zapier: digits only (like 3) are sent as a version number."
+URL_LABEL = "Connector URL"
 
 
 def export(source: ConnectorSource, out: Path) -> list[Path]:
@@ -114,12 +115,22 @@ def app_definition(source: ConnectorSource) -> dict[str, Any]:
                 "Accept": "application/json",
             }
         },
-        "beforeRequest": [js.before_request()],
-        "afterResponse": [js.after_response()],
+        "beforeRequest": [js.before_request(URL_LABEL)],
+        "afterResponse": [js.after_response(_labels(triggers, creates, searches))],
         "triggers": triggers,
         "searches": searches,
         "creates": creates,
     }
+
+
+def _labels(*groups: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each input field's label by key, over every operation (the first label wins)."""
+    labels: dict[str, str] = {}
+    for group in groups:
+        for operation in group.values():
+            for field in operation["operation"].get("inputFields", []):
+                labels.setdefault(field["key"], field.get("label") or field["key"])
+    return labels
 
 
 def _authentication(source: ConnectorSource) -> dict[str, Any]:
@@ -133,7 +144,7 @@ def _authentication(source: ConnectorSource) -> dict[str, Any]:
         "fields": [
             {
                 "key": "base_url",
-                "label": "Connector URL",
+                "label": URL_LABEL,
                 "type": "string",
                 "required": True,
                 url_hint: source.base_url,

@@ -57,18 +57,37 @@ def _source(body: str, args: tuple[str, ...] | None = None, **constants: Any) ->
     return function
 
 
-def before_request() -> dict[str, Any]:
-    """Collapse ``//`` in the path, so a Connector URL pasted with a trailing slash works."""
+def before_request(url_label: str) -> dict[str, Any]:
+    """A Connector URL typed without ``https://`` gets a hint about that field (core would
+    say "Only HTTP(S) protocols are supported"); ``//`` in the path is collapsed, so a URL
+    pasted with a trailing slash works."""
     return _source(
-        "const m = /^([a-z][a-z0-9+.-]*:\\/\\/[^/?#]*)([^?#]*)(.*)$/i.exec(request.url || '');"
+        "const typed = String((bundle.authData || {}).base_url || '').trim();"
+        " if (typed && !/^https?:\\/\\//i.test(typed)) {"
+        "  throw new z.errors.Error(`${__URL_LABEL__} must start with https://, like"
+        " https://${typed.replace(/^[a-z][a-z0-9+.-]*:\\/+/i, '')}; reconnect the account with"
+        " the full address of your connector server.`, 'invalid_connector_url', 400); }"
+        " const m = /^([a-z][a-z0-9+.-]*:\\/\\/[^/?#]*)([^?#]*)(.*)$/i.exec(request.url || '');"
         " if (m) { request.url = m[1] + m[2].replace(/\\/{2,}/g, '/') + m[3]; }"
         " return request;",
         args=("request", "z", "bundle"),
+        url_label=url_label,
     )
 
 
-def after_response() -> dict[str, Any]:
-    """problem+json → one readable Zapier error: ``detail`` plus each field error."""
+# call-outcome-unknown in Zapier's terms (the connector's detail speaks of Idempotency-Key).
+OUTCOME_SAFE = (
+    "Replaying this run is safe: in the Zap's history, replay it, and the connector looks the"
+    " call up instead of calling again."
+)
+OUTCOME_UNSAFE = (
+    "Check the call list in Retell before you replay this run, so nobody is called twice."
+)
+
+
+def after_response(labels: dict[str, str]) -> dict[str, Any]:
+    """problem+json → one readable Zapier error: the detail, then each field error by the
+    label the Zap editor shows with its key in brackets (``labels``: key → label)."""
     return _source(
         "if (response.status < 400 || response.skipThrowForStatus) { return response; }"
         " let problem = null;"
@@ -77,13 +96,21 @@ def after_response() -> dict[str, Any]:
         "  throw new z.errors.Error(`The connector answered HTTP ${response.status}."
         " Check the Connector URL of this connection.`, `http_${response.status}`,"
         " response.status); }"
-        " const fields = (Array.isArray(problem.errors) ? problem.errors : [])"
-        ".map((e) => `${e.path} ${e.message}`);"
-        " const detail = String(problem.detail || problem.title).trim();"
-        " const message = fields.length ? `${detail} ${fields.join('; ')}.` : detail;"
+        " const labels = __LABELS__;"
+        " const fields = (Array.isArray(problem.errors) ? problem.errors : []).map((e) => {"
+        "  const path = String(e.path); const label = labels[path.split('.')[0]];"
+        "  return label ? `${label} [${path}] ${e.message}` : `${path} ${e.message}`; });"
         " const code = String(problem.type || 'error').split('/').pop();"
+        " let detail = String(problem.detail || problem.title).trim();"
+        " if (code === 'call-outcome-unknown' && problem.cause) {"
+        "  detail = `${problem.cause} ${problem.retry_safe ? __SAFE__ : __UNSAFE__}`; }"
+        " const message = fields.length"
+        " ? `${detail.replace(/\\.?$/, '.')} ${fields.join('; ')}.` : detail;"
         " throw new z.errors.Error(message, code, response.status);",
         args=("response", "z", "bundle"),
+        labels=labels,
+        safe=OUTCOME_SAFE,
+        unsafe=OUTCOME_UNSAFE,
     )
 
 
