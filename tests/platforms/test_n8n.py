@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -224,12 +225,13 @@ def test_agent_version_query_reads_the_agent_field(node_modules: Path, package: 
 def test_idempotency_key_is_a_header_option_with_a_default(
     source: ConnectorSource, names: Names
 ) -> None:
-    """The manifest's idempotency field is sent as its header, with a per-item default key."""
+    """The manifest's idempotency field is sent as its header; empty by default, so the node
+    derives the key (an expression could not name the n8n installation)."""
     props = action_node(source, names)["properties"]
     (prop,) = [p for p in props if p["name"] == "idempotency_key"]
-    assert prop["default"].startswith("={{")
+    assert prop["default"] == ""
     assert prop["routing"]["send"]["preSend"] == [
-        Js('sendHeader("idempotency_key", "Idempotency-Key")')
+        Js('sendIdempotencyKey("idempotency_key", "Idempotency-Key")')
     ]
 
 
@@ -776,8 +778,95 @@ const context = { getNodeParameter: get };
   let options = { body: {}, headers: { Accept: 'application/json' } };
   options = await mod.sendPairs('additionalFields.metadata', 'metadata').call(context, options);
   options = await mod.sendPairs('additionalFields.custom_sip_headers', 'custom_sip_headers').call(context, options);
+# The idempotency key preSend in the context n8n gives it (IExecuteSingleFunctions): one
+# call per context in argv, each {instance, workflow, node, execution, run, item, key}.
+KEY = """
+const path = require('node:path');
+const [dir, file, contexts] = process.argv.slice(1);
+const mod = require(path.join(dir, file));
+const send = mod.sendIdempotencyKey('idempotency_key', 'Idempotency-Key');
+(async () => {
+  const keys = [];
+  for (const c of JSON.parse(contexts)) {
+    const context = {
+      getNodeParameter: (name, fallback) => (name === 'idempotency_key' ? c.key : fallback),
+      getInstanceId: () => c.instance,
+      getWorkflow: () => ({ id: c.workflow, name: 'Calls', active: true }),
+      getNode: () => ({ id: c.node, name: 'Retell AI' }),
+      getExecutionId: () => c.execution,
+      getItemIndex: () => c.item,
+      getWorkflowDataProxy: () => ({ $runIndex: c.run }),
+    };
+    const options = await send.call(context, { headers: { Accept: 'application/json' } });
+    keys.push(options.headers['Idempotency-Key']);
+  }
+  console.log(JSON.stringify(keys));
+})();
+"""
+RUN_CONTEXT = {
+    "instance": "5f0c…instance-A",
+    "workflow": "wfCalls01",
+    "node": "8d1f2c3a-0000-4000-8000-000000000001",
+    "execution": "1",
+    "run": 0,
+    "item": 0,
+    "key": "",
+}
+
+
+def _keys(node_modules: Path, package: Path, *contexts: dict[str, Any]) -> list[str]:
+    found: list[str] = run_node(
+        node_modules,
+        KEY,
+        str(package),
+        ACTION,
+        json.dumps([{**RUN_CONTEXT, **c} for c in contexts]),
+    )
+    return found
+
+
+def test_default_key_is_the_same_when_n8n_retries_the_step(
+    node_modules: Path, package: Path
+) -> None:
+    """Retry On Fail runs the step again in the same execution, run and item: same key."""
+    first, retry = _keys(node_modules, package, {}, {})
+    assert first == retry
+    assert re.fullmatch(r"n8n-[0-9a-f]{40}", first)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"instance": "another n8n installation"},
+        {"workflow": "wfOther02"},
+        {"node": "8d1f2c3a-0000-4000-8000-000000000002"},
+        {"execution": "2"},
+        {"run": 1},
+        {"item": 1},
+    ],
+    ids=["installation", "workflow", "node", "execution", "run", "item"],
+)
+def test_default_key_differs_everywhere_else(
+    node_modules: Path, package: Path, changed: dict[str, Any]
+) -> None:
+    """Execution 1, item 0 of another installation (staging beside production), workflow,
+    node, execution, loop run or item is another call."""
+    base, other = _keys(node_modules, package, {}, changed)
+    assert base != other
+
+
+def test_runs_without_an_execution_id_get_fresh_keys(node_modules: Path, package: Path) -> None:
+    """A manual test run n8n gives no execution id never reuses another run's key."""
+    first, second = _keys(node_modules, package, {"execution": ""}, {"execution": ""})
+    assert first != second
+
+
+def test_a_set_key_is_sent_as_is(node_modules: Path, package: Path) -> None:
+    """A key from the user's data (a record ID) goes out unchanged, trimmed."""
+    assert _keys(node_modules, package, {"key": " crm-L-1042 "}) == ["crm-L-1042"]
+
+
   options = await mod.sendJson('additionalFields.agent_override', 'agent_override').call(context, options);
-  options = await mod.sendHeader('idempotency_key', 'Idempotency-Key').call(context, options);
   console.log(JSON.stringify(options));
 })();
 """
@@ -792,13 +881,12 @@ const context = { getNodeParameter: get };
                     "metadata": {"pairs": [{"name": "lead_id", "value": "L-1"}]},
                     "agent_override": '{"agent": {"voice_id": "v"}}',
                 },
-                "idempotency_key": "lead-L-1",
             },
             {"metadata": {"lead_id": "L-1"}, "agent_override": {"agent": {"voice_id": "v"}}},
-            {"Accept": "application/json", "Idempotency-Key": "lead-L-1"},
+            {"Accept": "application/json"},
         ),
         (
-            {ADDITIONAL_FIELDS: {"metadata": {}, "agent_override": "{}"}, "idempotency_key": " "},
+            {ADDITIONAL_FIELDS: {"metadata": {}, "agent_override": "{}"}},
             {},
             {"Accept": "application/json"},
         ),

@@ -20,7 +20,7 @@ __all__ = ["ACTION_HELPERS", "HELPER_EXPORTS", "TRIGGER_RUNTIME", "Js", "js_lite
 HELPER_EXPORTS = (
     "sendPairs",
     "sendJson",
-    "sendHeader",
+    "sendIdempotencyKey",
     "surfaceProblem",
     "shapeOutput",
     "eachChoice",
@@ -69,7 +69,7 @@ def js_literal(value: Any, *, indent: int = 2) -> str:
 ACTION_HELPERS = """\
 // Declarative node: n8n builds each request from `requestDefaults`, the chosen operation's
 // `routing.request` and each parameter's `routing.send`. The functions below shape the few
-// values plain routing cannot: key-value pairs, JSON text, an optional header, the
+// values plain routing cannot: key-value pairs, JSON text, the idempotency key, the
 // connector's errors, an action's answer as its output item, and the dropdown endpoints'
 // bare-array answers.
 
@@ -109,13 +109,33 @@ function sendJson(parameter, property) {
   };
 }
 
-/** A header sent only when its parameter has a value (an empty header is an error). */
-function sendHeader(parameter, header) {
+/**
+ * The idempotency key header: the parameter's value when set, else a key derived from what
+ * n8n keeps the same when it retries this step (Retry On Fail: same execution, run and item)
+ * and what tells apart everything else: the installation (getInstanceId), the workflow, the
+ * node, the execution, the run (loops) and the item. Execution ids alone repeat across n8n
+ * databases (1, 2, …). A run without an execution id (some manual test runs) gets a fresh key.
+ */
+function sendIdempotencyKey(parameter, header) {
   return async function (requestOptions) {
-    const value = String(this.getNodeParameter(parameter, '') ?? '').trim();
-    if (value !== '') {
-      requestOptions.headers = { ...(requestOptions.headers || {}), [header]: value };
+    let key = String(this.getNodeParameter(parameter, '') ?? '').trim();
+    if (key === '') {
+      const item = this.getItemIndex();
+      const execution = String(this.getExecutionId?.() ?? '');
+      const known = execution !== '' && execution !== '__UNKNOWN__';
+      const run = Number(this.getWorkflowDataProxy?.(item)?.$runIndex ?? 0);
+      const parts = [
+        this.getInstanceId(),
+        this.getWorkflow().id ?? '',
+        this.getNode().id ?? this.getNode().name,
+        known ? execution : require('node:crypto').randomUUID(),
+        run,
+        item,
+      ];
+      const digest = require('node:crypto').createHash('sha256');
+      key = `n8n-${digest.update(JSON.stringify(parts)).digest('hex').slice(0, 40)}`;
     }
+    requestOptions.headers = { ...(requestOptions.headers || {}), [header]: key };
     return requestOptions;
   };
 }

@@ -32,8 +32,11 @@ __all__ = [
 ]
 
 ADDITIONAL_FIELDS = "additionalFields"
-# Stable across n8n's "Retry On Fail" (same execution, run and item), distinct per item.
-IDEMPOTENCY_DEFAULT = "={{ $execution.id }}-{{ $runIndex }}-{{ $itemIndex }}"
+# Empty: sendIdempotencyKey derives the key (see ACTION_HELPERS in js.py). An expression
+# such as "{{ $execution.id }}-{{ $runIndex }}-{{ $itemIndex }}" cannot be the default:
+# execution ids are 1, 2, … in every n8n database, so two installations sharing a token
+# would get each other's calls back, and n8n's expressions offer no installation id.
+IDEMPOTENCY_DEFAULT = ""
 ICON = "fa:phone"
 _EXPRESSION_HINT = "Choose from the list, or set a value with an expression."
 
@@ -243,16 +246,22 @@ def _idempotency_property(
         "default": IDEMPOTENCY_DEFAULT,
         "description": (
             f"Sent as the {idempotency['header']} header: a repeated request with the same key "
-            f"returns the first result instead of calling twice.{kept} The default stays the "
-            "same when n8n retries this step (Retry On Fail) and differs per item; to be safe "
-            "across separate runs too, use a value from your data, such as a record ID."
+            f"returns the first result instead of calling twice.{kept} Leave empty and the "
+            "node makes one from this n8n installation, workflow, node, execution, run and "
+            "item: the same when n8n retries this step (Retry On Fail), different everywhere "
+            "else. Retrying a whole execution from the Executions list starts a new execution "
+            "and so a new key; to make that safe too, use a value from your data, such as a "
+            "record ID."
         ),
-        "placeholder": str(field.example or ""),
+        "placeholder": "Leave empty for a key per execution and item",
         "displayOptions": {"show": show},
         "routing": {
             "send": {
                 "preSend": [
-                    Js(f"sendHeader({js_string(field.key)}, {js_string(idempotency['header'])})")
+                    Js(
+                        f"sendIdempotencyKey({js_string(field.key)}, "
+                        f"{js_string(idempotency['header'])})"
+                    )
                 ]
             }
         },
