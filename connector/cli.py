@@ -1,8 +1,9 @@
-"""``retell-connector``: serve, sandbox, demo, check (DESIGN §7)."""
+"""``retell-connector``: serve, sandbox, demo, export, check, mcp (DESIGN §7)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -101,6 +102,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    from connector.logs import configure_logging
+    from connector.mcp.stdio import run_stdio
+
+    if not args.token:
+        print(
+            "error: give a connector API token: --token or RETELL_CONNECTOR_TOKEN", file=sys.stderr
+        )
+        return 2
+    configure_logging("WARNING", secrets=[args.token])  # stderr: stdout carries the protocol
+    return run_stdio(args.url, args.token)
+
+
 def _check(_args: argparse.Namespace) -> int:
     from connector.manifest import check
 
@@ -178,11 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write a platform's artefact from the manifest")
     export.add_argument(
-        "platform", choices=["zapier", "n8n", "make", "power-automate", "openapi", "all"]
+        "platform", choices=["zapier", "n8n", "make", "power-automate", "openapi", "mcp", "all"]
     )
     export.add_argument("--out", required=True, help="output directory")
     export.add_argument("--base-url", default=None, help="the connector's public URL")
     export.set_defaults(func=_export)
+
+    mcp = commands.add_parser("mcp", help="the actions as MCP tools over stdio (assistants)")
+    mcp.add_argument("--url", required=True, help="the connector's URL, such as https://…")
+    mcp.add_argument(
+        "--token",
+        default=os.environ.get("RETELL_CONNECTOR_TOKEN"),
+        help="a connector API token (default: the RETELL_CONNECTOR_TOKEN environment variable)",
+    )
+    mcp.set_defaults(func=_mcp)
 
     check = commands.add_parser("check", help="validate manifest.json and schemas/")
     check.set_defaults(func=_check)

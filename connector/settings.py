@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     connector_log_level: str = Field("INFO", validation_alias="CONNECTOR_LOG_LEVEL")
     # false: ``serve`` only accepts; dedicated ``retell-connector worker`` processes deliver.
     connector_serve_delivery: bool = Field(True, validation_alias="CONNECTOR_SERVE_DELIVERY")
+    # false: no /mcp endpoint (the actions as MCP tools, issue 14).
+    connector_mcp_enabled: bool = Field(True, validation_alias="CONNECTOR_MCP_ENABLED")
     # Not in the environment contract: knobs for tests and the demo.
     retell_timeout_seconds: float = Field(30.0, gt=0, validation_alias="RETELL_TIMEOUT_SECONDS")
     delivery_timeout_seconds: float = Field(

@@ -11,6 +11,7 @@ from connector.api import (
     deliveries,
     errors,
     inbound,
+    mcp,
     meta,
     options,
     triggers,
@@ -33,3 +34,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(inbound.bp)
     app.register_blueprint(deliveries.bp)
     app.register_blueprint(campaigns.bp)
+    if app.extensions["connector"].settings.connector_mcp_enabled:
+        app.register_blueprint(mcp.bp)  # POST /mcp (CONNECTOR_MCP_ENABLED)

@@ -18,7 +18,7 @@ from connector.platforms.source import ConnectorSource, load_source
 
 __all__ = ["PLATFORMS", "ConnectorSource", "export", "load_source"]
 
-PLATFORMS = ("openapi", "zapier", "n8n", "power-automate", "make")
+PLATFORMS = ("openapi", "zapier", "n8n", "power-automate", "make", "mcp")
 
 
 def _exporter(platform: str) -> Callable[[ConnectorSource, Path], list[Path]]:
