@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,62 @@ def test_package_json_declares_the_n8n_block(package: Path) -> None:
     listed = meta["n8n"]["credentials"] + meta["n8n"]["nodes"]
     assert listed == [CREDENTIALS, ACTION, TRIGGER]
     assert all((package / path).is_file() for path in listed)
+
+
+def _installer_accepts(name: str) -> bool:
+    """n8n's community installer's name check (CommunityPackagesService.parseNpmPackageName)."""
+    if re.search(r"[^0-9a-z@\-._/]", name):
+        return False
+    bare = name.split("/", 1)[1] if "/" in name else name
+    return bare.startswith("n8n-nodes-")
+
+
+def test_npm_pack_ships_what_the_installer_loads(package: Path) -> None:
+    """npm pack (what the registry serves and the installer unpacks) holds every file the n8n
+    block lists, under a name the installer takes, with nothing more to install."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    packed = subprocess.run(
+        ["npm", "pack", "--dry-run", "--json", "--ignore-scripts"],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (tarball,) = json.loads(packed.stdout)
+    files = {f["path"] for f in tarball["files"]}
+    meta = json.loads((package / "package.json").read_text())
+    assert _installer_accepts(tarball["name"])
+    assert {*meta["n8n"]["credentials"], *meta["n8n"]["nodes"], EXAMPLE, "README.md"} <= files
+    assert not meta.get("dependencies") and "peerDependencies" not in meta
+
+
+@pytest.mark.parametrize("name", ["n8n-nodes-retell-connector", "@acme/n8n-nodes-retell-connector"])
+def test_installer_name_rule(name: str) -> None:
+    """The copied name rule accepts what n8n accepts."""
+    assert _installer_accepts(name)
+
+
+@pytest.mark.parametrize("name", ["retell-connector", "n8n-nodes-Retell", "@acme/retell"])
+def test_installer_name_rule_refuses(name: str) -> None:
+    """…and refuses what n8n refuses."""
+    assert not _installer_accepts(name)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "mkdir -p ~/.n8n/nodes",
+        "does **not** appear under Settings → Community nodes",
+        "**Settings → Community nodes → Install**, enter `n8n-nodes-retell-connector`",
+    ],
+    ids=["create-nodes-folder", "hand-installed-not-listed", "installer-by-name"],
+)
+def test_readme_install_steps(package: Path, step: str) -> None:
+    """The package README says to create ~/.n8n/nodes, that a hand-installed package is not
+    listed under Community nodes, and how to install by npm name."""
+    assert step in " ".join((package / "README.md").read_text().split())
 
 
 def test_export_returns_every_file_it_writes(source: ConnectorSource, tmp_path: Path) -> None:
@@ -778,6 +835,45 @@ const context = { getNodeParameter: get };
   let options = { body: {}, headers: { Accept: 'application/json' } };
   options = await mod.sendPairs('additionalFields.metadata', 'metadata').call(context, options);
   options = await mod.sendPairs('additionalFields.custom_sip_headers', 'custom_sip_headers').call(context, options);
+  options = await mod.sendJson('additionalFields.agent_override', 'agent_override').call(context, options);
+  console.log(JSON.stringify(options));
+})();
+"""
+
+
+@pytest.mark.parametrize(
+    ("parameters", "body", "headers"),
+    [
+        (
+            {
+                ADDITIONAL_FIELDS: {
+                    "metadata": {"pairs": [{"name": "lead_id", "value": "L-1"}]},
+                    "agent_override": '{"agent": {"voice_id": "v"}}',
+                },
+            },
+            {"metadata": {"lead_id": "L-1"}, "agent_override": {"agent": {"voice_id": "v"}}},
+            {"Accept": "application/json"},
+        ),
+        (
+            {ADDITIONAL_FIELDS: {"metadata": {}, "agent_override": "{}"}},
+            {},
+            {"Accept": "application/json"},
+        ),
+    ],
+    ids=["filled", "empty-values-left-out"],
+)
+def test_pre_send_shapes_the_request(
+    node_modules: Path,
+    package: Path,
+    parameters: dict[str, Any],
+    body: dict[str, Any],
+    headers: dict[str, str],
+) -> None:
+    """Pairs become objects, JSON text is parsed, blanks and empty objects are not sent."""
+    options = run_node(node_modules, PRE_SEND, str(package), ACTION, json.dumps(parameters))
+    assert options == {"body": body, "headers": headers}
+
+
 # The idempotency key preSend in the context n8n gives it (IExecuteSingleFunctions): one
 # call per context in argv, each {instance, workflow, node, execution, run, item, key}.
 KEY = """
@@ -864,45 +960,6 @@ def test_runs_without_an_execution_id_get_fresh_keys(node_modules: Path, package
 def test_a_set_key_is_sent_as_is(node_modules: Path, package: Path) -> None:
     """A key from the user's data (a record ID) goes out unchanged, trimmed."""
     assert _keys(node_modules, package, {"key": " crm-L-1042 "}) == ["crm-L-1042"]
-
-
-  options = await mod.sendJson('additionalFields.agent_override', 'agent_override').call(context, options);
-  console.log(JSON.stringify(options));
-})();
-"""
-
-
-@pytest.mark.parametrize(
-    ("parameters", "body", "headers"),
-    [
-        (
-            {
-                ADDITIONAL_FIELDS: {
-                    "metadata": {"pairs": [{"name": "lead_id", "value": "L-1"}]},
-                    "agent_override": '{"agent": {"voice_id": "v"}}',
-                },
-            },
-            {"metadata": {"lead_id": "L-1"}, "agent_override": {"agent": {"voice_id": "v"}}},
-            {"Accept": "application/json"},
-        ),
-        (
-            {ADDITIONAL_FIELDS: {"metadata": {}, "agent_override": "{}"}},
-            {},
-            {"Accept": "application/json"},
-        ),
-    ],
-    ids=["filled", "empty-values-left-out"],
-)
-def test_pre_send_shapes_the_request(
-    node_modules: Path,
-    package: Path,
-    parameters: dict[str, Any],
-    body: dict[str, Any],
-    headers: dict[str, str],
-) -> None:
-    """Pairs become objects, JSON text is parsed, blanks and empty objects are not sent."""
-    options = run_node(node_modules, PRE_SEND, str(package), ACTION, json.dumps(parameters))
-    assert options == {"body": body, "headers": headers}
 
 
 # --- Node: the trigger's signature check against the standardwebhooks library ------------

@@ -157,22 +157,53 @@ def _package_json(source: ConnectorSource, names: Names, nodes: list[str], creds
             "description": manifest["description"],
             "keywords": ["n8n-community-node-package", "retell", "voice-agent", "phone-call"],
             "license": "MIT",
+            # n8n's installer runs `npm install` in the unpacked package: no dependencies
+            # (plain CommonJS, Node's own crypto), so nothing more is fetched.
+            "dependencies": {},
             "files": ["dist", "examples"],
             "n8n": {"n8nNodesApiVersion": 1, "credentials": [creds], "nodes": nodes},
         }
     )
 
 
-def _readme(names: Names) -> str:
-    return (
-        f"# {names.package}\n\n"
-        f"n8n community nodes for {names.label}: the **{names.label}** action node and the "
-        f"**{names.label} Trigger**, generated from the connector's manifest.\n\n"
-        "Install: `npm pack` here, then in `~/.n8n/nodes` run `npm install <the .tgz>` and "
-        "restart n8n (or publish to npm and use Settings → Community nodes). Create a "
-        f"*{names.label} Connector API* credential with your connector's URL and API token.\n\n"
-        f"`{EXAMPLE}` is a ready workflow: import it with `n8n import:workflow --input=...`.\n"
-    )
+def _readme(source: ConnectorSource, names: Names) -> str:
+    """Install steps for both ways n8n loads a community package (platforms.md §2)."""
+    tarball = f"{names.package}-{source.manifest['version']}.tgz"
+    return f"""# {names.package}
+
+n8n community nodes for {names.label}: the **{names.label}** action node and the
+**{names.label} Trigger**, generated from the connector's manifest.
+
+## Install from npm (shows under Settings → Community nodes)
+
+n8n's community-node installer takes a package from the npm registry by its name. Publish
+this folder once (`npm publish`; the name must start with `n8n-nodes-` or
+`@your-scope/n8n-nodes-`, so if `{names.package}` is taken use a scoped name in
+`package.json`, and change the node types' prefix in `{EXAMPLE}` to match). Then, as the
+n8n owner or an admin: **Settings → Community nodes → Install**, enter `{names.package}`
+(or your scoped name), agree to the notice, and install. n8n downloads it, loads both nodes
+and lists the package there, where it can later be updated or removed.
+
+## Install by hand (self-hosted n8n without the installer)
+
+```sh
+npm pack                                  # here: writes {tarball}
+mkdir -p ~/.n8n/nodes && cd ~/.n8n/nodes  # the folder may not exist yet
+[ -f package.json ] || npm init -y        # npm installs into the nearest package.json
+npm install /path/to/{tarball}
+```
+
+Restart n8n. The nodes appear in the nodes panel, but a package installed this way does
+**not** appear under Settings → Community nodes (that list holds only what n8n's installer
+put there): update or remove it with npm in `~/.n8n/nodes`, and restart n8n again.
+(In Docker, `~/.n8n` is the volume mounted at `/home/node/.n8n`.)
+
+## Use
+
+Create a *{names.label} Connector API* credential with your connector's URL and one of its
+API tokens. `{EXAMPLE}` is a ready workflow: import it with
+`n8n import:workflow --input={EXAMPLE}`.
+"""
 
 
 def example_workflow(source: ConnectorSource, names: Names) -> dict[str, Any]:
@@ -251,7 +282,7 @@ def package_files(source: ConnectorSource) -> dict[str, str]:
     trigger = f"dist/nodes/{names.trigger_class}/{names.trigger_class}.node.js"
     return {
         "package.json": _package_json(source, names, [action, trigger], creds),
-        "README.md": _readme(names),
+        "README.md": _readme(source, names),
         creds: _credentials_js(source, names),
         action: _action_js(source, names),
         trigger: _trigger_js(source, names),
