@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
         DEFAULT_RETRY_SCHEDULE, validation_alias="CONNECTOR_RETRY_SCHEDULE"
     )
     connector_log_level: str = Field("INFO", validation_alias="CONNECTOR_LOG_LEVEL")
+    # Where a phone number without + is read when the From number cannot tell (a region code).
+    connector_default_region: str | None = Field(None, validation_alias="CONNECTOR_DEFAULT_REGION")
     # false: ``serve`` only accepts; dedicated ``retell-connector worker`` processes deliver.
     connector_serve_delivery: bool = Field(True, validation_alias="CONNECTOR_SERVE_DELIVERY")
     # false: no /mcp endpoint (the actions as MCP tools, issue 14).
@@ -127,6 +130,16 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("connector_default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be a two-letter region code, like US or GB")
+        return region
 
     @field_validator("connector_database_url")
     @classmethod

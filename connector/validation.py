@@ -6,6 +6,10 @@ platform shows the error once per test run. The rules live in
 the coercions platforms need (Zapier sends yes/no fields as "true"/"false"), E.164 checks
 with the ``phonenumbers`` library, and the metadata size limit.
 
+Phone numbers without a ``+`` are read as dialled from the From number's country (else from
+``CONNECTOR_DEFAULT_REGION``): from a +1 number, ``(415) 555-0100`` and ``001 415 555 0100``
+both become ``+14155550100``, which is what Retell is sent and what the call shows.
+
 Decisions: ``null`` for an optional field means "not given" (platforms send null for empty
 optional inputs); digits-only text for ``override_agent_version`` becomes a number, because
 platforms send form numbers as text and Retell would read text as a tag name.
@@ -31,6 +35,7 @@ __all__ = [
     "METADATA_LIMIT_BYTES",
     "as_text",
     "normalize_e164",
+    "region_of",
     "schema_errors",
     "validate_create_phone_call",
     "validate_idempotency_key",
@@ -41,7 +46,8 @@ INPUT_SCHEMA: Final = "create-phone-call.input.json"
 METADATA_LIMIT_BYTES: Final = 50_000
 E164_EXAMPLE: Final = "in E.164 format, like +14155550123"
 
-_PHONE_CHARS = re.compile(r"\+[0-9 ().\-]+", re.ASCII)
+_PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+", re.ASCII)
+_NOT_DIGITS = re.compile(r"[^0-9]", re.ASCII)
 _DYNAMIC_VARIABLES = "retell_llm_dynamic_variables"
 # Names from Retell's other endpoints that users reach for here.
 _ALIASES = {
@@ -66,11 +72,15 @@ def _schema(name: str) -> dict[str, Any]:
     return cast(dict[str, Any], schema_validator(name).schema)
 
 
-def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None]:
+def validate_create_phone_call(
+    body: object, *, default_region: str | None = None
+) -> tuple[dict[str, Any], str | None]:
     """The request to send to Retell and the body's idempotency key, or ValidationFailed.
 
     The returned request has phone numbers in E.164, coerced booleans and dynamic
     variables, and no ``idempotency_key`` (the caller decides which key goes upstream).
+    Numbers without a ``+`` are read in the From number's country, else ``default_region``
+    (``CONNECTOR_DEFAULT_REGION``).
     """
     if not isinstance(body, dict):
         message = 'must be a JSON object with the call\'s fields, like {"to_number": "+1..."}'
@@ -80,7 +90,7 @@ def validate_create_phone_call(body: object) -> tuple[dict[str, Any], str | None
     schema = _schema(INPUT_SCHEMA)
     request = _coerce(body, schema)
     errors = schema_errors(request, INPUT_SCHEMA, schema)
-    errors.update(_phone_errors(request, errors))
+    errors.update(_phone_errors(request, errors, default_region))
     errors.update(_metadata_errors(request, errors))
     if errors:
         raise _failed(errors, schema, body)
@@ -115,32 +125,38 @@ def validate_idempotency_key(value: object, *, path: str = "idempotency_key") ->
 
 
 @functools.lru_cache(maxsize=4096)
-def normalize_e164(number: str) -> str:
+def normalize_e164(number: str, region: str | None = None) -> str:
     """``number`` in E.164 (+14155550123), or ValueError with a message for a no-code user.
 
     ``phonenumbers`` decides validity (any length a country uses, not a regex); letters are
     refused before it sees them, since it would read vanity numbers (1-800-FLOWERS) as digits.
-    Valid answers are remembered: a campaign dials from the same few numbers every call.
+    A number without ``+`` is read as dialled in ``region`` (``US``, ``GB`` ...): national
+    formats and that region's international prefix (``011`` from the US, ``00`` from most
+    countries) resolve; without a region it is refused. Valid answers are remembered: a
+    campaign dials from the same few numbers every call.
     """
     text = number.strip()
-    if not text.startswith("+"):
+    if (not text.startswith("+") and region is None) or not any(c.isdigit() for c in text):
         raise ValueError(f"must be a phone number {E164_EXAMPLE}")
     if any(char.isalpha() for char in text):
         raise ValueError(
             "must not contain letters (vanity numbers like 1-800-FLOWERS and extensions are "
             f"not supported); write it with digits {E164_EXAMPLE}"
         )
-    if not any(char.isdigit() for char in text):
-        raise ValueError(f"must be a phone number {E164_EXAMPLE}")
     if not _PHONE_CHARS.fullmatch(text):
         raise ValueError(
             f"may contain only digits, spaces, dashes, dots and parentheses after the +, "
             f"{E164_EXAMPLE}"
         )
     try:
-        parsed = phonenumbers.parse(text, None)
+        parsed = _parse(text, region)
     except NumberParseException as exc:
         raise ValueError(f"is not a phone number {E164_EXAMPLE} ({_parse_problem(exc)})") from None
+    if not text.startswith("+") and not phonenumbers.is_valid_number(parsed):
+        raise ValueError(
+            f"is not a valid {region} phone number; for another country, write it with + and "
+            f"the country code, {E164_EXAMPLE}"
+        )
     reason = phonenumbers.is_possible_number_with_reason(parsed)
     if reason == ValidationResult.TOO_SHORT:
         raise ValueError(f"is too short for a phone number {E164_EXAMPLE}")
@@ -154,6 +170,45 @@ def normalize_e164(number: str) -> str:
             f"check the digits ({E164_EXAMPLE})"
         )
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
+    """``text`` read in ``region``; ``00`` also counts as an international prefix where the
+    region's own is another (``001 415 555 0100`` from the US): no valid national number
+    starts with ``00``, so the reading is never ambiguous."""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except NumberParseException:
+        if (alternative := _after_double_zero(text)) is None:
+            raise
+        return alternative
+    if text.startswith("+") or phonenumbers.is_valid_number(parsed):
+        return parsed
+    return _after_double_zero(text) or parsed
+
+
+def _after_double_zero(text: str) -> phonenumbers.PhoneNumber | None:
+    """The valid number ``00`` + country code + number spells, if ``text`` spells one."""
+    digits = _NOT_DIGITS.sub("", text)
+    if text.startswith("+") or not digits.startswith("00"):
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + digits[2:], None)
+    except NumberParseException:
+        return None
+    return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
+def region_of(e164: str) -> str | None:
+    """The region whose numbering a valid E.164 number follows (``+1…`` → ``US``), if any."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return None
+    if parsed.country_code is None or not phonenumbers.is_valid_number(parsed):
+        return None
+    region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def _parse_problem(exc: NumberParseException) -> str:
@@ -259,19 +314,31 @@ def _default_message(error: ValidationError) -> str:
     return str(error.message)
 
 
-def _phone_errors(request: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
-    """E.164 checks (and normalization in place) for numbers the schema accepted."""
+def _phone_errors(
+    request: dict[str, Any], errors: dict[str, str], default_region: str | None
+) -> dict[str, str]:
+    """E.164 checks (and normalization in place) for numbers the schema accepted; a To
+    number without ``+`` is read in the From number's country, else ``default_region``."""
     found: dict[str, str] = {}
-    for name in ("from_number", "to_number"):
-        value = request.get(name)
-        if not isinstance(value, str) or name in errors:
-            continue
-        if name == "from_number" and request.get("ignore_e164_validation") is True:
-            continue  # custom telephony may dial pseudo numbers; Retell skips its check too
+    region = default_region
+    sender = request.get("from_number")
+    if isinstance(sender, str) and "from_number" not in errors:
         try:
-            request[name] = normalize_e164(value)
+            e164 = normalize_e164(sender, default_region)
         except ValueError as exc:
-            found[name] = str(exc)
+            # Custom telephony may dial pseudo numbers; Retell skips its check too.
+            if request.get("ignore_e164_validation") is not True:
+                found["from_number"] = str(exc)
+        else:
+            if request.get("ignore_e164_validation") is not True:
+                request["from_number"] = e164
+            region = region_of(e164) or default_region
+    recipient = request.get("to_number")
+    if isinstance(recipient, str) and "to_number" not in errors:
+        try:
+            request["to_number"] = normalize_e164(recipient, region)
+        except ValueError as exc:
+            found["to_number"] = str(exc)
     return found
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from flask.testing import FlaskClient
 
+from connector.app import create_app
 from connector.retell.client import CONNECTOR_TAG
-from tests.conftest import AUTH, FakeRetell, sample_call
+from connector.retell.retry import RetryPolicy
+from tests.conftest import AUTH, FakeRetell, make_settings, sample_call
 
 URL = "/v1/actions/create-phone-call"
 CREATE = ("POST", "/v2/create-phone-call")
@@ -42,7 +45,7 @@ def test_creates_call_and_returns_retell_object_unchanged(
         ({"to_number": "+14155550123"}, "from_number"),
         ({"from_number": "+14157774444"}, "to_number"),
         ({**GOOD, "to_number": ""}, "to_number"),
-        ({**GOOD, "to_number": "4155550123"}, "to_number"),
+        ({**GOOD, "to_number": "555-0123"}, "to_number"),
         ({**GOOD, "to_number": "+1415"}, "to_number"),
         ({**GOOD, "to_number": "+1415555012345678"}, "to_number"),
         ({**GOOD, "to_number": "+1-800-FLOWERS"}, "to_number"),
@@ -316,3 +319,44 @@ def test_keys_are_scoped_per_token(tmp_path: Any, retell: FakeRetell) -> None:
         URL, json=GOOD, headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "shared"}
     )
     assert len(retell.sent(*CREATE)) == 2
+
+
+def _echo_numbers(request: httpx.Request) -> httpx.Response:
+    """Retell answers with the numbers it was sent, as the real API does."""
+    sent = json.loads(request.content)
+    numbers = {"from_number": sent["from_number"], "to_number": sent["to_number"]}
+    return httpx.Response(201, json=sample_call(**numbers))
+
+
+@pytest.mark.parametrize(
+    "to_number", ["(415) 555-0100", "001 415 555 0100", "415.555.0100", "+1 415 555 0100"]
+)
+def test_national_numbers_are_dialled_in_e164(
+    client: FlaskClient, retell: FakeRetell, to_number: str
+) -> None:
+    """A number without +, read in the From number's country, is sent and returned in E.164."""
+    retell.on(*CREATE, _echo_numbers)
+    response = post(client, {**GOOD, "to_number": to_number})
+    assert response.status_code == 201, response.json
+    assert json.loads(retell.sent(*CREATE)[0].content)["to_number"] == "+14155550100"
+    assert response.json is not None and response.json["to_number"] == "+14155550100"
+
+
+def test_default_region_setting_reads_a_national_from_number(
+    tmp_path: Path, retell: FakeRetell
+) -> None:
+    """With CONNECTOR_DEFAULT_REGION, a national From number is read in that region."""
+    settings = make_settings(tmp_path, connector_default_region="us")
+    app = create_app(
+        settings,
+        retell_transport=retell.transport,
+        retry=RetryPolicy.testing(),
+        configure_logs=False,
+    )
+    retell.on(*CREATE, _echo_numbers)
+    body = {"from_number": "(415) 777-4444", "to_number": "(415) 555-0100"}
+    response = post(app.test_client(), body)
+    assert response.status_code == 201, response.json
+    assert response.json is not None
+    numbers = (response.json["from_number"], response.json["to_number"])
+    assert numbers == ("+14157774444", "+14155550100")

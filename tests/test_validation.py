@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector.problems import ValidationFailed
+from connector.settings import SettingsError, load_settings
 from connector.validation import (
     METADATA_LIMIT_BYTES,
     normalize_e164,
@@ -56,8 +58,14 @@ BAD: list[tuple[str, object, str]] = [
     ("null to", body(to_number=None), "to_number"),
     ("empty to", body(to_number=""), "to_number"),
     ("to as number", body(to_number=14155550123), "to_number"),
-    ("to without plus", body(to_number="4155550123"), "to_number"),
-    ("to national format", body(to_number="(415) 555-0123"), "to_number"),
+    (
+        "to national, From country unknown",
+        body(from_number="sip:trunk-1", ignore_e164_validation=True, to_number="(415) 555-0123"),
+        "to_number",
+    ),
+    ("to national, too short for the From country", body(to_number="555-0123"), "to_number"),
+    ("to with an unknown country after 00", body(to_number="00 999 123 456"), "to_number"),
+    ("from national without a default region", body(from_number="(415) 777-4444"), "from_number"),
     ("to too short", body(to_number="+1415"), "to_number"),
     ("to too long", body(to_number="+1415555012345678"), "to_number"),
     ("to unknown country", body(to_number="+999123456"), "to_number"),
@@ -151,6 +159,33 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
         "international numbers",
         body(to_number="+44 (0) 20 7946 0958", from_number="+33 6 12 34 56 78"),
         body(to_number="+442079460958", from_number="+33612345678"),
+        None,
+    ),
+    ("to national, From in the US", body(to_number="(213) 777-4445"), body(), None),
+    ("to digits only, From in the US", body(to_number="213.777.4445"), body(), None),
+    ("to with 1 before the area code", body(to_number="1-213-777-4445"), body(), None),
+    (
+        "to with the US international prefix",
+        body(to_number="011 44 20 7946 0958"),
+        body(to_number="+442079460958"),
+        None,
+    ),
+    (
+        "to with 00 and the country code, From in the US",
+        body(to_number="001 213 777 4445"),
+        body(),
+        None,
+    ),
+    (
+        "to national, From in the UK",
+        body(from_number="+44 20 7946 0000", to_number="020 7946 0958"),
+        body(from_number="+442079460000", to_number="+442079460958"),
+        None,
+    ),
+    (
+        "to with 00, From in the UK",
+        body(from_number="+442079460000", to_number="00 1 213 777 4445"),
+        body(from_number="+442079460000"),
         None,
     ),
     (
@@ -313,7 +348,18 @@ def test_every_invalid_field_is_reported_at_once() -> None:
     ("request_body", "path", "message"),
     [
         (
-            body(to_number="4155550123"),
+            body(from_number="sip:trunk-1", ignore_e164_validation=True, to_number="4155550123"),
+            "to_number",
+            "must be a phone number in E.164 format, like +14155550123",
+        ),
+        (
+            body(to_number="555-0123"),
+            "to_number",
+            "is not a valid US phone number; for another country, write it with + and the "
+            "country code, in E.164 format, like +14155550123",
+        ),
+        (
+            body(to_number="nope"),
             "to_number",
             "must be a phone number in E.164 format, like +14155550123",
         ),
@@ -375,3 +421,85 @@ def test_idempotency_key_rejects(key: object) -> None:
     with pytest.raises(ValidationFailed) as info:
         validate_idempotency_key(key, path="Idempotency-Key")
     assert [e.path for e in info.value.errors] == ["Idempotency-Key"]
+
+
+# (label, body, CONNECTOR_DEFAULT_REGION, expected from_number, expected to_number)
+REGIONS: list[tuple[str, dict[str, Any], str, str, str]] = [
+    (
+        "both national, default US",
+        body(from_number="(415) 777-4444", to_number="(213) 777-4445"),
+        "US",
+        FROM,
+        TO,
+    ),
+    (
+        "pseudo From, default UK",
+        body(from_number="sip:trunk-1", ignore_e164_validation=True, to_number="020 7946 0958"),
+        "GB",
+        "sip:trunk-1",
+        "+442079460958",
+    ),
+    (
+        "the From number's country wins over the default",
+        body(from_number="+442079460000", to_number="020 7946 0958"),
+        "US",
+        "+442079460000",
+        "+442079460958",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "request_body", "region", "sender", "recipient"), REGIONS, ids=[r[0] for r in REGIONS]
+)
+def test_default_region_reads_numbers_without_plus(
+    label: str, request_body: dict[str, Any], region: str, sender: str, recipient: str
+) -> None:
+    """The default region reads what the From number cannot place; the From country comes first."""
+    request, _key = validate_create_phone_call(request_body, default_region=region)
+    assert (request["from_number"], request["to_number"]) == (sender, recipient)
+
+
+@pytest.mark.parametrize(
+    ("number", "region", "expected"),
+    [
+        ("(415) 555-0123", "US", "+14155550123"),
+        ("001 415 555 0123", "US", "+14155550123"),
+        ("011 49 30 901820", "US", "+4930901820"),
+        ("030 901820", "DE", "+4930901820"),
+        ("0049 30 901820", "DE", "+4930901820"),
+        ("+49 30 901820", "US", "+4930901820"),
+    ],
+)
+def test_normalize_e164_in_a_region(number: str, region: str, expected: str) -> None:
+    """Without a +, a number is read as dialled in the region: national or international."""
+    assert normalize_e164(number, region) == expected
+
+
+@pytest.mark.parametrize("number", ["(415) 555-0123", "001 415 555 0123", "4155550123"])
+def test_normalize_e164_without_region_needs_a_plus(number: str) -> None:
+    """With no region to read it in, a number without + is refused."""
+    with pytest.raises(ValueError, match=r"E\.164"):
+        normalize_e164(number)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("us", "US"), (" gb ", "GB"), ("", None)])
+def test_default_region_setting_is_a_region_code(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, expected: str | None
+) -> None:
+    """CONNECTOR_DEFAULT_REGION is read case-insensitively; empty means none."""
+    monkeypatch.chdir(tmp_path)  # no .env file
+    monkeypatch.setenv("CONNECTOR_DEFAULT_REGION", value)
+    settings = load_settings(retell_api_key="k", connector_api_tokens="t" * 16)
+    assert settings.connector_default_region == expected
+
+
+@pytest.mark.parametrize("value", ["USA", "XX", "1"])
+def test_unknown_default_region_stops_startup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    """An unknown region code stops start-up with one line naming the setting."""
+    monkeypatch.chdir(tmp_path)  # no .env file
+    monkeypatch.setenv("CONNECTOR_DEFAULT_REGION", value)
+    with pytest.raises(SettingsError, match="CONNECTOR_DEFAULT_REGION"):
+        load_settings(retell_api_key="k", connector_api_tokens="t" * 16)

@@ -35,7 +35,8 @@ def _idempotency_key(from_body: str | None) -> str | None:
 @bp.post("/create-phone-call")
 def create_phone_call() -> Response:
     body = json_body()
-    call_request, key_in_body = validate_create_phone_call(body)
+    region = services().settings.connector_default_region
+    call_request, key_in_body = validate_create_phone_call(body, default_region=region)
     key = _idempotency_key(key_in_body)
     scope = f"{g.token_scope}:create-phone-call"
     try:
