@@ -194,7 +194,8 @@ def _problem_text(problem: dict[str, Any]) -> str:
 
 def _error(spec: ToolSpec, problem: dict[str, Any], key: str | None, derived: bool) -> ToolAnswer:
     text = [_problem_text(problem)]
-    in_doubt = problem.get("status") in (409, 502, 503, 504) or problem.get("retry_safe") is True
+    # The first request may still be running (409) or have placed the call (retry_safe).
+    in_doubt = problem.get("status") == 409 or problem.get("retry_safe") is True
     if derived and key and in_doubt and spec.idempotency_field:
         text.append(ToolAnswer.ADVICE.format(tool=spec.name, field=spec.idempotency_field, key=key))
     return ToolAnswer(problem, text, is_error=True)

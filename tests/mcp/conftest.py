@@ -7,6 +7,7 @@ to resend one JSON-RPC request under the same id (what a retrying client does), 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
+from connector import manifest
 from connector.app import create_app
 from connector.loopback import LoopbackServer
 from connector.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import TOKEN, make_settings
 
 KEY = "sandbox-key"
+BASE = manifest.SCHEMA_BASE_URI
 SALES_LINE = "+14157774444"
 
 
@@ -136,3 +139,54 @@ def texts(result: types.CallToolResult) -> list[str]:
 def run(coroutine: Any, *args: Any) -> Any:
     """Run an async test body to its end (the suite has no async plugin)."""
     return anyio.run(coroutine, *args)
+
+
+def with_campaign_actions() -> dict[str, Any]:
+    """The manifest plus Queue Phone Call and Find Queued Call, as campaigns would add them."""
+    document = manifest.load_manifest()
+    keys = {a["key"] for a in document["actions"]}
+    if "queue_phone_call" not in keys:
+        document["actions"].append(
+            {
+                "key": "queue_phone_call",
+                "kind": "create",
+                "noun": "Queued Call",
+                "label": "Queue Phone Call",
+                "description": "Queues a call for the dialer.",
+                "method": "POST",
+                "path": "/v1/actions/queue-phone-call",
+                "input": "schemas/queue-phone-call.input.json",
+                "output": "schemas/queued-call.json",
+                "idempotency": {"header": "Idempotency-Key", "field": "idempotency_key"},
+            }
+        )
+    if not keys & {"find_queued_call", "get_queued_call"}:
+        document["actions"].append(
+            {
+                "key": "find_queued_call",
+                "kind": "search",
+                "noun": "Queued Call",
+                "label": "Find Queued Call",
+                "description": "Finds a queued call by its ID.",
+                "method": "GET",
+                "path": "/v1/queue/{id}",
+                "input": "schemas/find-queued-call.input.json",
+                "output": "schemas/queued-call.json",
+            }
+        )
+    return document
+
+
+FIND_INPUT = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": BASE + "find-queued-call.input.json",
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"$ref": "queued-call.json#/properties/id"}},
+}
+
+
+def loader_with_find(name: str) -> dict[str, Any]:
+    if name == "find-queued-call.input.json":
+        return copy.deepcopy(FIND_INPUT)
+    return manifest.load_schema(name)

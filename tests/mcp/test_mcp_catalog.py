@@ -13,63 +13,13 @@ from referencing.jsonschema import DRAFT202012
 from connector import manifest
 from connector.mcp.catalog import OPTION_TOOLS, TRIGGER_TOOLS, build_catalog
 from connector.mcp.schemas import inline_refs
+from tests.mcp.conftest import loader_with_find, with_campaign_actions
 
 BASE = manifest.SCHEMA_BASE_URI
 
 
 def real_catalog() -> Any:
     return build_catalog(manifest.load_manifest(), manifest.load_schema)
-
-
-def with_campaign_actions() -> dict[str, Any]:
-    """The manifest plus Queue Phone Call and Find Queued Call, as campaigns would add them."""
-    document = manifest.load_manifest()
-    keys = {a["key"] for a in document["actions"]}
-    if "queue_phone_call" not in keys:
-        document["actions"].append(
-            {
-                "key": "queue_phone_call",
-                "kind": "create",
-                "noun": "Queued Call",
-                "label": "Queue Phone Call",
-                "description": "Queues a call for the dialer.",
-                "method": "POST",
-                "path": "/v1/actions/queue-phone-call",
-                "input": "schemas/queue-phone-call.input.json",
-                "output": "schemas/queued-call.json",
-                "idempotency": {"header": "Idempotency-Key", "field": "idempotency_key"},
-            }
-        )
-    if not keys & {"find_queued_call", "get_queued_call"}:
-        document["actions"].append(
-            {
-                "key": "find_queued_call",
-                "kind": "search",
-                "noun": "Queued Call",
-                "label": "Find Queued Call",
-                "description": "Finds a queued call by its ID.",
-                "method": "GET",
-                "path": "/v1/queue/{id}",
-                "input": "schemas/find-queued-call.input.json",
-                "output": "schemas/queued-call.json",
-            }
-        )
-    return document
-
-
-FIND_INPUT = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": BASE + "find-queued-call.input.json",
-    "type": "object",
-    "required": ["id"],
-    "properties": {"id": {"$ref": "queued-call.json#/properties/id"}},
-}
-
-
-def loader_with_find(name: str) -> dict[str, Any]:
-    if name == "find-queued-call.input.json":
-        return copy.deepcopy(FIND_INPUT)
-    return manifest.load_schema(name)
 
 
 def test_the_tools_are_the_actions_then_the_lists_then_recent_events() -> None:
