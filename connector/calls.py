@@ -164,7 +164,7 @@ def _outcome_unknown(exc: RetellError, *, retry_hint: bool) -> CallOutcomeUnknow
         "before retrying, and send an Idempotency-Key next time."
     )
     return CallOutcomeUnknown(
-        f"The call request reached Retell but no answer came back ({exc.message}); the call "
+        f"The call request reached Retell but no call came back ({exc.message}); the call "
         "may or may not have been placed.",
         advice=advice,
         retry_safe=retry_hint,
