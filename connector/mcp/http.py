@@ -11,6 +11,7 @@ self-contained requests).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,10 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 __all__ = ["Exchange", "Reply", "serve_exchange"]
+
+# The SDK logs its manager's start and stop at INFO; here that is every request, not a session.
+for _name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -244,3 +244,24 @@ def test_the_endpoint_can_be_turned_off(tmp_path: Any) -> None:
     app = create_app(make_settings(tmp_path, connector_mcp_enabled=False), configure_logs=False)
     answer = app.test_client().post("/mcp", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"not json", "application/json", 400),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', "text/plain", 400),
+        (b"[" * 2_000_000, "application/json", 413),
+    ],
+)
+def test_a_malformed_post_is_refused_without_a_server_error(
+    rig: Rig, body: bytes, content_type: str, status: int
+) -> None:
+    """Garbage, a wrong media type or an oversized body gets a 4xx, never a 500."""
+    headers = {
+        **AUTH,
+        "Content-Type": content_type,
+        "Accept": "application/json, text/event-stream",
+    }
+    answer = httpx.post(f"{rig.url}/mcp", content=body, headers=headers)
+    assert answer.status_code == status
