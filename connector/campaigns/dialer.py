@@ -178,6 +178,12 @@ class Dialer:
             self._failed_dial(job, exc)
             return
         self._queue.placed(job, str(call.get("call_id")))
+        log.info(
+            "queued call %s: dial %d placed as call %s",
+            job.queued_id,
+            job.number,
+            call.get("call_id"),
+        )
 
     def _failed_dial(self, job: DialJob, exc: RetellError) -> None:
         if exc.maybe_acted:
