@@ -123,6 +123,11 @@ def placed(http: httpx.Client, server: SandboxServer) -> dict[str, dict[str, Any
             response = http.post("/v2/create-phone-call", json=body)
             assert response.status_code == 201, response.text
             bodies[f"{name}-{extra}"] = response.json()
+    inbound = http.post(
+        "/_sandbox/inbound-calls", json={"from_number": "+14155550199", "to_number": SALES_LINE}
+    )
+    assert inbound.status_code == 201, inbound.text
+    bodies["inbound"] = inbound.json()["call"]
     for call in bodies.values():
         server.state.wait_for(call["call_id"], "analyzed")
     return bodies
@@ -134,11 +139,13 @@ def test_create_phone_call_answers_the_sdk_shape(placed: dict[str, dict[str, Any
         assert_shape(PhoneCallResponse, body)
 
 
-@pytest.mark.parametrize("name", [f"{n}-{e}" for n in OUTCOMES for e in ("bare", "full")])
+@pytest.mark.parametrize(
+    "name", [*(f"{n}-{e}" for n in OUTCOMES for e in ("bare", "full")), "inbound"]
+)
 def test_get_call_answers_the_sdk_shape(
     http: httpx.Client, placed: dict[str, dict[str, Any]], name: str
 ) -> None:
-    """get-call of an analyzed call of every outcome is exactly a PhoneCallResponse."""
+    """get-call of an analyzed call of every outcome, inbound too, is a PhoneCallResponse."""
     response = http.get(f"/v2/get-call/{placed[name]['call_id']}")
     assert response.status_code == 200
     assert_shape(PhoneCallResponse, response.json())
@@ -198,3 +205,26 @@ def test_account_endpoints_answer_the_sdk_shape(
     response = http.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == 200
     assert_shape(model, response.json())
+
+
+def test_a_call_over_the_concurrency_limit_has_the_sdk_shape() -> None:
+    """A call ended with concurrency_limit_reached, and its webhooks, are PhoneCallResponses."""
+    with (
+        WebhookRecorder() as hooks,
+        SandboxServer(
+            SandboxConfig.fast(webhook_url=hooks.url, concurrency_limit=1, ring_seconds=1.0)
+        ) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {server.config.api_key}"}
+        ) as http,
+    ):
+        body = {"from_number": SALES_LINE, "to_number": OUTCOMES["answered"]}
+        calls = [http.post("/v2/create-phone-call", json=body).json() for _ in range(2)]
+        over = server.state.wait_for(calls[1]["call_id"], "analyzed")
+        assert over["disconnection_reason"] == "concurrency_limit_reached"
+        for call in calls:
+            assert_shape(PhoneCallResponse, call)
+        assert_shape(PhoneCallResponse, http.get(f"/v2/get-call/{over['call_id']}").json())
+        mine = hooks.wait_for(2, where=lambda h: h.json()["call"]["call_id"] == over["call_id"])
+        for hook in mine:
+            assert_shape(PhoneCallResponse, hook.json()["call"])
