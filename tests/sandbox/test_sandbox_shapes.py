@@ -114,10 +114,10 @@ def server(recorder: WebhookRecorder) -> Iterator[SandboxServer]:
 @pytest.fixture(scope="module")
 def placed(http: httpx.Client, server: SandboxServer) -> dict[str, dict[str, Any]]:
     """Create-phone-call's 201 body for each outcome, with and without the optional fields."""
-    bodies = {}
+    bodies: dict[str, dict[str, Any]] = {}
     for name, to_number in OUTCOMES.items():
         for extra in ("bare", "full"):
-            body = {"from_number": SALES_LINE, "to_number": to_number}
+            body: dict[str, Any] = {"from_number": SALES_LINE, "to_number": to_number}
             if extra == "full":
                 body |= {**FULL, "override_agent_id": AGENTS[0].agent_id}
             response = http.post("/v2/create-phone-call", json=body)
