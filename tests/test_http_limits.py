@@ -54,7 +54,7 @@ def retell_signed(body: bytes) -> dict[str, str]:
 
 def headers_for(path: str, body: bytes) -> dict[str, str]:
     """Credentials each route needs to get as far as reading the body."""
-    extra = retell_signed(body) if path == WEBHOOK else AUTH
+    extra = retell_signed(body) if path.startswith("/v1/webhooks/") else AUTH
     return {**extra, "Content-Type": "application/json"}
 
 
@@ -187,6 +187,57 @@ def test_body_over_the_limit_with_content_length_is_413(
     """The same bodies sent with a Content-Length get the same 413."""
     response = client.post(path, data=body, headers=headers_for(path, body))
     assert response.status_code == 413
+    assert response.json is not None and response.json["errors"][0]["path"] == "body"
+
+
+# Every other route that reads a JSON body: (label, method, path, limit)
+OTHER_BODIES: list[tuple[str, str, str, int]] = [
+    ("queue a call", "POST", "/v1/actions/queue-phone-call", MIB),
+    ("inbound rule", "POST", "/v1/inbound/rules", MIB),
+    ("inbound rule replaced", "PUT", "/v1/inbound/rules/rule_1", MIB),
+    ("inbound contact", "PUT", "/v1/inbound/contacts/+14155550123", MIB),
+    ("inbound webhook", "POST", "/v1/webhooks/retell/inbound", WEBHOOK_LIMIT),
+    ("MCP", "POST", "/mcp", MIB),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "method", "path", "limit"), OTHER_BODIES, ids=[o[0] for o in OTHER_BODIES]
+)
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_every_json_route_refuses_a_body_over_its_limit(
+    client: FlaskClient, label: str, method: str, path: str, limit: int, chunked: bool
+) -> None:
+    """Every route that reads a body answers 413 naming ``body``, however it is framed."""
+    body = padded(b"{}", limit + 1)
+    headers = headers_for(path, body)
+    if chunked:
+        response = client.open(
+            path,
+            method=method,
+            input_stream=io.BytesIO(body),
+            headers={**headers, "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+    else:
+        response = client.open(path, method=method, data=body, headers=headers)
+    assert response.status_code == 413, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert response.json is not None and response.json["errors"][0]["path"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("label", "method", "path", "limit"),
+    [o for o in OTHER_BODIES if o[0] != "MCP"],  # MCP answers in JSON-RPC, not problem+json
+    ids=[o[0] for o in OTHER_BODIES if o[0] != "MCP"],
+)
+def test_every_json_route_refuses_deep_nesting(
+    client: FlaskClient, label: str, method: str, path: str, limit: int
+) -> None:
+    """Every route that parses a JSON body answers 400 naming ``body`` to 10,000 levels."""
+    body = deep_array(10_000)
+    response = client.open(path, method=method, data=body, headers=headers_for(path, body))
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert response.json is not None and response.json["errors"][0]["path"] == "body"
 
 
