@@ -15,6 +15,7 @@ import sys
 import anyio
 import httpx
 from mcp.server.stdio import stdio_server
+from referencing.exceptions import Unresolvable
 
 from connector.mcp.remote import ConnectorApi, remote_catalog
 from connector.mcp.server import build_server
@@ -43,6 +44,9 @@ def _check_token(api: ConnectorApi) -> str:
 
 def run_stdio(url: str, token: str, *, transport: httpx.BaseTransport | None = None) -> int:
     """Serve until stdin closes; 0, or 2 after one line on stderr when start-up is refused."""
+    if not url.startswith(("http://", "https://")):
+        print(f"error: --url must be the connector's http(s) URL, not {url!r}", file=sys.stderr)
+        return 2
     api = ConnectorApi(url, token, transport=transport)
     try:
         _check_token(api)
@@ -50,6 +54,10 @@ def run_stdio(url: str, token: str, *, transport: httpx.BaseTransport | None = N
     except (StartupRefused, Problem) as exc:
         api.close()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (LookupError, TypeError, ValueError, Unresolvable) as exc:  # a manifest we cannot use
+        api.close()
+        print(f"error: cannot read the tools of the connector at {url}: {exc!r}", file=sys.stderr)
         return 2
     server = build_server(catalog, api, session=secrets.token_hex(16))
 

@@ -112,3 +112,26 @@ def test_stdio_refuses_to_start_with_a_wrong_token(rig: Rig) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip() == f"error: the connector at {rig.url} refused the token (401)"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "calls.acme.com",
+            "error: --url must be the connector's http(s) URL, not 'calls.acme.com'",
+        ),
+        ("http://127.0.0.1:9", "error: cannot reach the connector at http://127.0.0.1:9"),
+    ],
+)
+def test_stdio_refuses_to_start_without_a_connector(url: str, message: str) -> None:
+    """No URL or nothing listening there: exit 2 with one line saying so."""
+    done = subprocess.run(
+        [COMMAND, "mcp", "--url", url, "--token", TOKEN],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
