@@ -17,7 +17,7 @@ from connector.api.params import limit_arg
 from connector.campaigns.queue import STATES, CancelRefused, decode_cursor
 from connector.problems import FieldError, NotFound, Problem, ValidationFailed
 from connector.services import services
-from connector.validation import validate_idempotency_key
+from connector.validation import validate_idempotency_key, validate_object
 
 __all__ = ["bp"]
 
@@ -113,6 +113,34 @@ def _queued(queued_id: str) -> dict[str, Any]:
     return found
 
 
+def _action_id(value: object) -> str:
+    """The ``queued_call_id`` of a platform action, checked."""
+    if not isinstance(value, str) or not _QUEUED_ID.fullmatch(value.strip()):
+        raise ValidationFailed(
+            "A queued_call_id is required.",
+            errors=[
+                FieldError(
+                    "queued_call_id",
+                    "must be the id Queue Phone Call returned, like qc_5d1f0c3b9a7e42d8b6c1a0f3",
+                )
+            ],
+        )
+    return value.strip()
+
+
+@bp.get("/actions/find-queued-call")
+def find_queued_call() -> Response:
+    """The platform search: one queued call by id (the same as GET /v1/queue/<id>)."""
+    return _json(_queued(_action_id(request.args.get("queued_call_id"))))
+
+
+@bp.post("/actions/cancel-queued-call")
+def cancel_queued_call_action() -> Response:
+    """The platform action: cancel by id in the body (the same as DELETE /v1/queue/<id>)."""
+    body = json_body()
+    return cancel_queued(_action_id(body.get("queued_call_id") if isinstance(body, dict) else None))
+
+
 @bp.get("/queue/<queued_id>")
 def get_queued(queued_id: str) -> Response:
     return _json(_queued(queued_id))
@@ -144,6 +172,21 @@ def get_campaign(name: str) -> Response:
     if not found:
         raise NotFound(f"No campaign {name!r}.")
     return _json(found[0])
+
+
+@bp.patch("/campaigns/<name>")
+def update_campaign(name: str) -> Response:
+    """Change a campaign's settings: ``{"call_window": ...}`` (null: back to the default)."""
+    body = validate_object(json_body(), "campaign.input.json")
+    if "call_window" not in body:
+        raise ValidationFailed(
+            "Nothing to change.",
+            errors=[FieldError("call_window", "is required: the campaign's calling hours")],
+        )
+    updated = services().campaigns.set_window(
+        g.token_scope, _campaign_name(name), body["call_window"]
+    )
+    return _json(updated)
 
 
 @bp.post("/campaigns/<name>/pause")

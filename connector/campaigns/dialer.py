@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from connector.campaigns.capacity import CapacityGauge
-from connector.campaigns.dialing import DialJob, DialQueue
+from connector.campaigns.dialing import DialJob, DialQueue, Settled
 from connector.retell.client import RetellClient
 from connector.retell.errors import (
     RetellAuthError,
@@ -233,7 +233,7 @@ class Dialer:
         self._settled(settled)
         return settled is not None
 
-    def _settled(self, settled: Any) -> None:
+    def _settled(self, settled: Settled | None) -> None:
         if settled is None:
             return
         if settled.verdict == "requeue":

@@ -38,7 +38,7 @@ from connector.campaigns.queue import (
     first_opening,
     queued_view,
 )
-from connector.campaigns.windows import is_open
+from connector.campaigns.windows import DEFAULT_WINDOW, CallWindow, is_open
 from connector.store.tables import campaigns, queued_call_attempts, queued_calls
 
 __all__ = ["DialJob", "DialQueue", "Settled", "upstream_key"]
@@ -208,7 +208,7 @@ class DialQueue:
                     conn, row, now, "expires_at passed before it was dialled"
                 )
                 continue
-            if not is_open(window or _default(), row.to_number, _utc(now)):
+            if not is_open(window or DEFAULT_WINDOW, row.to_number, _utc(now)):
                 later = first_opening(window, row.to_number, now, row.expires_at)
                 if later is None:
                     deliveries += self._expire(
@@ -530,16 +530,11 @@ def _last_dial(campaign: Row[Any] | None) -> float:
     )
 
 
-def _window_of(row: Row[Any], campaign: Row[Any] | None) -> Any:
+def _window_of(row: Row[Any], campaign: Row[Any] | None) -> CallWindow | None:
+    """The call's own window, else its campaign's; None: the default."""
     if row.call_window is not None:
         return campaign_window(row.call_window)
     return campaign_window(campaign.call_window) if campaign is not None else None
-
-
-def _default() -> Any:
-    from connector.campaigns.windows import DEFAULT_WINDOW
-
-    return DEFAULT_WINDOW
 
 
 def _utc(seconds: float) -> dt.datetime:

@@ -314,6 +314,20 @@ class QueueStore:
                 .values(paused=1 if paused else 0)
             )
 
+    def set_window(self, owner: str, name: str, window: Any) -> None:
+        """Store a campaign's default window (its JSON form), creating the campaign if new.
+
+        Queued calls that use the campaign's window are re-checked against it when claimed.
+        """
+        now = self._clock()
+        with self._engine.begin() as conn:
+            self._ensure_campaign(conn, owner, name, now)
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.owner == owner, campaigns.c.name == name)
+                .values(call_window=None if window is None else json.dumps(window))
+            )
+
     # -- campaigns -----------------------------------------------------------------------
 
     def campaigns(self, owner: str, name: str | None = None) -> list[dict[str, Any]]:
@@ -356,8 +370,6 @@ def _campaign_view(
     eta = None
     if remaining and per_minute > 0 and not row.paused:
         eta = iso(now + remaining / per_minute * 60.0)
-    elif not remaining:
-        eta = None
     return {
         "name": row.name,
         "paused": bool(row.paused),

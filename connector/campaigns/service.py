@@ -20,6 +20,7 @@ from typing import Any
 from connector.calls import fingerprint
 from connector.campaigns.queue import Page, QueueStore
 from connector.campaigns.requests import validate_queue
+from connector.campaigns.windows import parse_window, window_json
 from connector.problems import FieldError, ValidationFailed
 from connector.store.idempotency import IdempotencyStore
 
@@ -80,7 +81,11 @@ class CampaignService:
         claim = self._keys.claim(scope, key, fingerprint(request.canonical()), queued_id)
         if claim.kind == "replay":
             return QueueResult(claim.status_code or 202, claim.response or "{}", replayed=True)
-        view = self._store.enqueue(owner, request, queued_id)  # once per id, even if re-run
+        try:
+            view = self._store.enqueue(owner, request, queued_id)  # once per id, even if re-run
+        except Exception:
+            self._keys.release(scope, key)  # nothing was queued: a retry may queue it
+            raise
         body_text = json.dumps(view)
         self._keys.complete(scope, key, 202, body_text)
         self._wake()
@@ -97,6 +102,13 @@ class CampaignService:
 
     def campaigns(self, owner: str, name: str | None = None) -> list[dict[str, Any]]:
         return self._store.campaigns(owner, name)
+
+    def set_window(self, owner: str, name: str, value: object) -> dict[str, Any]:
+        """Set (or with None clear) a campaign's default calling hours; ValidationFailed
+        naming ``call_window`` for a bad one. Calls queued with their own window keep it."""
+        shown = None if value is None else window_json(parse_window(value, field="call_window"))
+        self._store.set_window(owner, name, shown)
+        return self._store.campaigns(owner, name)[0]
 
     def pause(self, owner: str, name: str, paused: bool) -> dict[str, Any]:
         self._store.set_paused(owner, name, paused)

@@ -252,3 +252,57 @@ def test_routes_need_a_token(client: FlaskClient) -> None:
         ("post", "/v1/campaigns/x/pause"),
     ]:
         assert getattr(client, method)(path).status_code == 401
+
+
+def test_campaign_window_can_be_set_and_cleared(client: FlaskClient) -> None:
+    """PATCH sets a campaign's default calling hours; null clears them."""
+    window = {"start": "10:00", "end": "18:00", "days": ["mon-fri"], "timezone": "Europe/London"}
+    response = client.patch("/v1/campaigns/spring", json={"call_window": window}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json["call_window"] == {
+        "start": "10:00",
+        "end": "18:00",
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "timezone": "Europe/London",
+    }
+    cleared = client.patch("/v1/campaigns/spring", json={"call_window": None}, headers=AUTH)
+    assert cleared.json["call_window"] is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        ({"call_window": {"start": "18:00", "end": "10:00"}}, "call_window.end"),
+        ({}, "call_window"),
+        ({"window": "anytime"}, "window"),
+    ],
+)
+def test_bad_campaign_window_is_422(client: FlaskClient, payload: Any, path: str) -> None:
+    """A bad campaign window is refused naming the field, and changes nothing."""
+    response = client.patch("/v1/campaigns/spring", json=payload, headers=AUTH)
+    assert response.status_code == 422
+    assert path in [e["path"] for e in response.json["errors"]]
+    assert client.get("/v1/campaigns", headers=AUTH).json["items"] == []
+
+
+def test_find_and_cancel_actions(client: FlaskClient) -> None:
+    """The platform actions find and cancel a queued call by queued_call_id."""
+    queued = queue(client).json
+    found = client.get(f"/v1/actions/find-queued-call?queued_call_id={queued['id']}", headers=AUTH)
+    assert found.status_code == 200 and found.json == queued
+    cancelled = client.post(
+        "/v1/actions/cancel-queued-call", json={"queued_call_id": queued["id"]}, headers=AUTH
+    )
+    assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
+
+
+@pytest.mark.parametrize("value", ["", "call_123", "qc_zz"])
+def test_find_and_cancel_need_a_queued_call_id(client: FlaskClient, value: str) -> None:
+    """A missing or malformed queued_call_id is a 422 naming it."""
+    found = client.get(f"/v1/actions/find-queued-call?queued_call_id={value}", headers=AUTH)
+    cancel = client.post(
+        "/v1/actions/cancel-queued-call", json={"queued_call_id": value}, headers=AUTH
+    )
+    for response in (found, cancel):
+        assert response.status_code == 422
+        assert response.json["errors"][0]["path"] == "queued_call_id"
