@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from connector.platforms import load_source
 from connector.platforms.openapi.document import document
 from connector.sandbox import SandboxConfig, SandboxServer, create_sandbox_app, sandbox_of
 from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell
+from tests.processes import free_port, stop_group, wait_ready
 
 CREATE = "/v1/actions/create-phone-call"
 SUBSCRIBE = "/v1/triggers/call-events/subscriptions"
@@ -251,12 +251,6 @@ def test_chunked_body_at_the_limit_is_read_whole(client: FlaskClient, retell: Fa
 # --- through the real server ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Served:
     """``retell-connector serve`` (one worker) in front of an in-process sandbox."""
 
@@ -278,27 +272,15 @@ class Served:
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=self._log, start_new_session=True
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.close()
-        raise RuntimeError("the connector did not become ready")
+        if not wait_ready(self.url):
+            self.close()
+            raise RuntimeError("the connector did not become ready")
 
     def calls_created(self) -> int:
         return int(sandbox_of(self.sandbox.app).stats.snapshot().get("calls_created", 0))
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process)
         self._log.close()
         self.sandbox.close()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from sqlalchemy import Engine
 from connector.events import event_id
 from connector.retell.signature import sign
 from tests.conftest import TOKEN
+from tests.processes import free_port, stop_group, wait_ready
 from tests.subscriber import Subscriber
 
 pytestmark = pytest.mark.slow
@@ -37,12 +37,6 @@ EVENTS = 1000
 KILL_AT = (150, 400, 650, 850)
 SENDERS = 4
 DEADLINE_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Connector:
@@ -79,14 +73,8 @@ class Connector:
         self.process = subprocess.Popen(
             command, env=self._env, stdout=self._log, stderr=self._log, start_new_session=True
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("connector did not become ready")
+        if not wait_ready(self.url):
+            raise RuntimeError("connector did not become ready")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -95,13 +83,8 @@ class Connector:
         self.kills += 1
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        if self.process is not None:
+            stop_group(self.process)
         self._log.close()
 
 
