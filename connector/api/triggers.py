@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -10,6 +11,7 @@ from connector.api.auth import protect
 from connector.api.body import json_body
 from connector.api.params import limit_arg
 from connector.api.urls import public_base_url
+from connector.campaigns.notices import QUEUED_CALL_EVENTS, sample_queued_events
 from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS, INBOUND_EVENTS
 from connector.polling import poll_call_events
@@ -92,15 +94,15 @@ def unsubscribe(subscription_id: str) -> dict[str, Any]:
     return {"id": subscription_id, "deleted": True}
 
 
-def _event_filter() -> list[str]:
+def _event_filter(known: tuple[str, ...] = CALL_EVENTS) -> list[str]:
     raw_names = request.args.getlist("event") + request.args.getlist("events")
     names = [n.strip() for raw in raw_names for n in raw.split(",")]
     names = [n for n in names if n] or list(DEFAULT_EVENTS)
-    unknown = [n for n in names if n not in CALL_EVENTS]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ValidationFailed(
             "Unknown event name.",
-            errors=[FieldError("event", f"{unknown[0]!r} is not one of {', '.join(CALL_EVENTS)}")],
+            errors=[FieldError("event", f"{unknown[0]!r} is not one of {', '.join(known)}")],
         )
     return names
 
@@ -119,8 +121,17 @@ def poll() -> Response:
 
 @bp.get("/sample")
 def sample() -> Response:
-    """Real recent events where there are any, else a realistic built-in sample."""
-    names = _event_filter()
-    agent_id = request.args.get("agent_id") or None
-    recent = services().inbox.recent(names, agent_id=agent_id, limit=SAMPLE_SIZE)
-    return jsonify(recent or sample_events(names)[:SAMPLE_SIZE])
+    """Real recent events where there are any, else a realistic built-in sample.
+
+    Queued-call events are always the built-in sample: stored ones belong to other tokens.
+    """
+    names = _event_filter(CALL_EVENTS + QUEUED_CALL_EVENTS)
+    queued = [n for n in names if n in QUEUED_CALL_EVENTS]
+    calls = [n for n in names if n not in QUEUED_CALL_EVENTS]
+    items: list[dict[str, Any]] = []
+    if calls:
+        agent_id = request.args.get("agent_id") or None
+        recent = services().inbox.recent(calls, agent_id=agent_id, limit=SAMPLE_SIZE)
+        items += recent or sample_events(calls)
+    items += sample_queued_events(queued, time.time())
+    return jsonify(items[:SAMPLE_SIZE])

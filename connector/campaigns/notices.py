@@ -21,17 +21,41 @@ from sqlalchemy import Connection, select
 
 from connector import jsontext
 from connector.flatten import iso_from_ms
+from connector.manifest import load_schema
 from connector.store.engine import InsertIfNew
 from connector.store.subscriptions import Subscription
 from connector.store.tables import deliveries, events, subscriptions
 
-__all__ = ["EXPIRED", "FAILED", "QUEUED_CALL_EVENTS", "queue_event", "queued_event_body"]
+__all__ = [
+    "EXPIRED",
+    "FAILED",
+    "QUEUED_CALL_EVENTS",
+    "queue_event",
+    "queued_event_body",
+    "sample_queued_events",
+]
 
 FAILED: Final = "queued_call.failed"
 EXPIRED: Final = "queued_call.expired"
 QUEUED_CALL_EVENTS: Final = (FAILED, EXPIRED)
 
 _INSERT_NEW = InsertIfNew(events, events.c.id)
+
+
+def sample_queued_events(names: list[str], now: float) -> list[dict[str, Any]]:
+    """A built-in event per requested queued-call event name, for platform field mapping:
+    the example queued call of ``schemas/queued-call.json`` in the final state of each."""
+    example = load_schema("queued-call.json")["examples"][0]
+    finals = {
+        FAILED: ("failed", "retries used up: 3 attempts, the last ended with dial_no_answer"),
+        EXPIRED: ("expired", "expires_at passed before it was dialled"),
+    }
+    samples = []
+    for name in dict.fromkeys(names):
+        state, reason = finals[name]
+        view = {**example, "state": state, "reason": reason, "next_attempt_at": None}
+        samples.append(queued_event_body(name, view, now))
+    return samples
 
 
 def queued_event_body(event: str, view: dict[str, Any], now: float) -> dict[str, Any]:

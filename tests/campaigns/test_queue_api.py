@@ -306,3 +306,13 @@ def test_find_and_cancel_need_a_queued_call_id(client: FlaskClient, value: str) 
     for response in (found, cancel):
         assert response.status_code == 422
         assert response.json["errors"][0]["path"] == "queued_call_id"
+
+
+@pytest.mark.parametrize("event", ["queued_call.failed", "queued_call.expired"])
+def test_sample_of_queued_call_events(client: FlaskClient, event: str) -> None:
+    """The trigger's sample offers a valid built-in queued-call event for field mapping."""
+    response = client.get(f"/v1/triggers/call-events/sample?event={event}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    (item,) = response.json
+    assert item["event"] == event
+    assert schema_errors("queued-call-event.json", item) == []
