@@ -4,7 +4,8 @@ Each gets the ``call_inbound`` event (with the answer proposed so far), signed w
 Standard Webhooks headers exactly like a delivery (``connector.delivery.signing``), through
 the SSRF-guarded transport (``connector.delivery.ssrf``), never following a redirect. Its
 reply counts only if it arrives within the subscription's budget (default 4 s, at most 8 s,
-so Retell's 10 s are never used up) with a 2xx and a valid answer
+so Retell's 10 s are never used up; counted from the inbound request's arrival, less a
+little kept for recording and sending the answer) with a 2xx and a valid answer
 (``connector.inbound.answer.responder_fields``). Otherwise the reply is ignored with a
 reason, which is logged and kept for the delivery log; the call is answered from rules and
 saved context. Several responders are asked at once; each is waited for until its own
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_BUDGET_SECONDS",
     "MAX_BUDGET_SECONDS",
     "MIN_BUDGET_SECONDS",
+    "RESERVE_SECONDS",
     "Reply",
     "Responders",
 ]
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BUDGET_SECONDS: Final = 4.0
 MAX_BUDGET_SECONDS: Final = 8.0
 MIN_BUDGET_SECONDS: Final = 0.5
+RESERVE_SECONDS: Final = 0.05
+"""Kept back from every budget for recording and sending the answer, so that the answer
+itself leaves within the budget, counted from the inbound request's arrival."""
 MAX_ANSWER_BYTES: Final = 64 * 1024
 EXCERPT_BYTES: Final = 1024  # kept for the delivery log, as for deliveries
 _WORKERS: Final = 16
@@ -83,18 +88,31 @@ class Responders:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._transport.close()
 
-    def ask(self, subscriptions: Sequence[Subscription], event_id: str, body: str) -> list[Reply]:
-        """Every responder's reply, in the order given, each within its budget."""
-        started = time.monotonic()
-        pending: list[tuple[Subscription, float, Future[Reply]]] = []
+    def ask(
+        self,
+        subscriptions: Sequence[Subscription],
+        event_id: str,
+        body: str,
+        *,
+        started: float | None = None,
+    ) -> list[Reply]:
+        """Every responder's reply, in the order given, each within its budget.
+
+        Budgets count from ``started`` (``time.monotonic()``; default: now): the inbound
+        request's arrival, so the work before asking comes out of the budget, not on top;
+        ``RESERVE_SECONDS`` of each is kept for what follows the replies.
+        """
+        started = time.monotonic() if started is None else started
+        pending: list[tuple[Subscription, float, float, Future[Reply]]] = []
         for sub in subscriptions:
             budget = budget_of(sub)
-            future = self._pool.submit(self._one, sub, event_id, body, started + budget)
-            pending.append((sub, budget, future))
+            deadline = started + budget - RESERVE_SECONDS
+            future = self._pool.submit(self._one, sub, event_id, body, deadline)
+            pending.append((sub, budget, deadline, future))
         replies = []
-        for sub, budget, future in pending:
+        for sub, budget, deadline, future in pending:
             try:
-                reply = future.result(timeout=max(0.0, started + budget - time.monotonic()))
+                reply = future.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
                 future.cancel()
                 reply = Reply(sub, None, _ms(started), None, f"no answer within {budget:g} s")

@@ -86,6 +86,7 @@ class InboundService:
 
     def answer(self, call: InboundCall) -> Answered:
         """The answer for ``call``; the same for every retry of the same request."""
+        arrived = time.monotonic()
         now = self._clock()
         event_id = inbound_event_id(call.key, int(now * 1000))
         claim = self.ledger.claim(call.key, event_id, hold_seconds=HOLD_SECONDS)
@@ -100,12 +101,12 @@ class InboundService:
             return Answered(wire_answer(fields), claim.event_id, True, declined=decision.declined)
         self._purge(now)
         try:
-            return self._work(call, event_id, now)
+            return self._work(call, event_id, now, arrived)
         except BaseException:
             self.ledger.release(call.key, event_id)  # a retry must not wait for this one
             raise
 
-    def _work(self, call: InboundCall, event_id: str, now: float) -> Answered:
+    def _work(self, call: InboundCall, event_id: str, now: float, arrived: float) -> Answered:
         fields, decision = self._defaults(call, now)
         subscriptions = self._subscriptions.active()
         agent = fields.get("override_agent_id") or call.agent_id
@@ -114,7 +115,8 @@ class InboundService:
         received_ms = int(now * 1000)
         if asked and not decision.declined:
             proposal = inbound_event(event_id, call, fields, decision, received_at_ms=received_ms)
-            replies = self._responders.ask(asked, event_id, jsontext.dumps(proposal))
+            text = jsontext.dumps(proposal)
+            replies = self._responders.ask(asked, event_id, text, started=arrived)
             fields, decision, replies = _apply_replies(fields, decision, replies, event_id)
         event = inbound_event(event_id, call, fields, decision, received_at_ms=received_ms)
         final_agent = event["flat"]["agent_id"]
