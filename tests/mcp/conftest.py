@@ -31,7 +31,6 @@ from connector.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import TOKEN, make_settings
 
 KEY = "sandbox-key"
-BASE = manifest.SCHEMA_BASE_URI
 SALES_LINE = "+14157774444"
 
 
@@ -141,52 +140,51 @@ def run(coroutine: Any, *args: Any) -> Any:
     return anyio.run(coroutine, *args)
 
 
+CAMPAIGN_ACTIONS = [
+    {
+        "key": "queue_phone_call",
+        "kind": "create",
+        "noun": "Queued Call",
+        "label": "Queue Phone Call",
+        "description": "Queues a call for the dialer, inside calling hours and capacity.",
+        "method": "POST",
+        "path": "/v1/actions/queue-phone-call",
+        "input": "schemas/queue-phone-call.input.json",
+        "output": "schemas/queued-call.json",
+        "idempotency": {"header": "Idempotency-Key", "field": "idempotency_key"},
+        "hints": {"read_only": False, "destructive": False, "idempotent": True, "open_world": True},
+    },
+    {
+        "key": "find_queued_call",
+        "kind": "search",
+        "noun": "Queued Call",
+        "label": "Find Queued Call",
+        "description": "Finds a queued call by its ID.",
+        "method": "GET",
+        "path": "/v1/actions/find-queued-call",
+        "input": "schemas/find-queued-call.input.json",
+        "output": "schemas/queued-call.json",
+        "hints": {"read_only": True, "destructive": False, "idempotent": True, "open_world": False},
+    },
+    {
+        "key": "cancel_queued_call",
+        "kind": "create",
+        "noun": "Queued Call",
+        "label": "Cancel Queued Call",
+        "description": "Cancels a queued call that has not been dialled yet.",
+        "method": "POST",
+        "path": "/v1/actions/cancel-queued-call",
+        "input": "schemas/cancel-queued-call.input.json",
+        "output": "schemas/queued-call.json",
+        "hints": {"read_only": False, "destructive": True, "idempotent": True, "open_world": False},
+    },
+]
+
+
 def with_campaign_actions() -> dict[str, Any]:
-    """The manifest plus Queue Phone Call and Find Queued Call, as campaigns would add them."""
+    """The manifest plus the campaign actions (the routes and schemas campaigns serve), as
+    the manifest will declare them; those it already declares are kept as they are."""
     document = manifest.load_manifest()
     keys = {a["key"] for a in document["actions"]}
-    if "queue_phone_call" not in keys:
-        document["actions"].append(
-            {
-                "key": "queue_phone_call",
-                "kind": "create",
-                "noun": "Queued Call",
-                "label": "Queue Phone Call",
-                "description": "Queues a call for the dialer.",
-                "method": "POST",
-                "path": "/v1/actions/queue-phone-call",
-                "input": "schemas/queue-phone-call.input.json",
-                "output": "schemas/queued-call.json",
-                "idempotency": {"header": "Idempotency-Key", "field": "idempotency_key"},
-            }
-        )
-    if not keys & {"find_queued_call", "get_queued_call"}:
-        document["actions"].append(
-            {
-                "key": "find_queued_call",
-                "kind": "search",
-                "noun": "Queued Call",
-                "label": "Find Queued Call",
-                "description": "Finds a queued call by its ID.",
-                "method": "GET",
-                "path": "/v1/queue/{id}",
-                "input": "schemas/find-queued-call.input.json",
-                "output": "schemas/queued-call.json",
-            }
-        )
+    document["actions"] += [copy.deepcopy(a) for a in CAMPAIGN_ACTIONS if a["key"] not in keys]
     return document
-
-
-FIND_INPUT = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": BASE + "find-queued-call.input.json",
-    "type": "object",
-    "required": ["id"],
-    "properties": {"id": {"$ref": "queued-call.json#/properties/id"}},
-}
-
-
-def loader_with_find(name: str) -> dict[str, Any]:
-    if name == "find-queued-call.input.json":
-        return copy.deepcopy(FIND_INPUT)
-    return manifest.load_schema(name)

@@ -13,7 +13,7 @@ from referencing.jsonschema import DRAFT202012
 from connector import manifest
 from connector.mcp.catalog import OPTION_TOOLS, TRIGGER_TOOLS, build_catalog
 from connector.mcp.schemas import inline_refs
-from tests.mcp.conftest import loader_with_find, with_campaign_actions
+from tests.mcp.conftest import with_campaign_actions
 
 BASE = manifest.SCHEMA_BASE_URI
 
@@ -49,14 +49,18 @@ def test_an_action_tool_schema_is_the_manifest_schema_itself() -> None:
 
 
 def test_campaign_actions_become_tools_when_the_manifest_gains_them() -> None:
-    """queue_phone_call and find_queued_call appear with no code change, refs inlined."""
-    catalog = build_catalog(with_campaign_actions(), loader_with_find)
-    queue, find = catalog.get("queue_phone_call"), catalog.get("find_queued_call")
-    assert queue is not None and find is not None
-    assert queue.idempotency_field == "idempotency_key"
-    assert find.path_names == ["id"]
-    for tool in (queue, find):
+    """queue_phone_call, find_queued_call and cancel_queued_call appear with no code change,
+    each with its own schema from schemas/, refs inlined."""
+    catalog = build_catalog(with_campaign_actions(), manifest.load_schema)
+    for name in ("queue_phone_call", "find_queued_call", "cancel_queued_call"):
+        tool = catalog.get(name)
+        assert tool is not None
         assert "$ref" not in json.dumps(tool.input_schema)
+    queue = catalog.get("queue_phone_call")
+    assert queue is not None and queue.idempotency_field == "idempotency_key"
+    find = catalog.get("find_queued_call")
+    assert find is not None
+    assert find.input_schema == manifest.load_schema("find-queued-call.input.json")
 
 
 def test_inlined_refs_are_what_the_refs_point_at() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from connector import manifest
-from connector.mcp.catalog import build_catalog
+from connector.mcp.catalog import ToolSpec, build_catalog
 from connector.mcp.remote import ConnectorApi, run_tool
 
 CATALOG = build_catalog(manifest.load_manifest(), manifest.load_schema)
@@ -96,3 +96,17 @@ def test_get_arguments_go_in_the_query_and_lists_repeat() -> None:
     run_tool(api, tool, {"events": ["call_ended", "call_analyzed"]}, lambda: None)
     assert seen[0].url.params.get_list("events") == ["call_ended", "call_analyzed"]
     assert seen[0].url.params["limit"] == "10"
+
+
+def test_path_parameters_are_filled_from_the_arguments() -> None:
+    """An action path with {name} takes that argument, URL-encoded; the rest is the query."""
+    seen: list[httpx.Request] = []
+    api = api_answering(lambda _r: httpx.Response(200, json={"id": "qc_1"}), seen)
+    tool = ToolSpec(
+        name="find", title="Find", description="", input_schema={}, method="GET",
+        path="/v1/queue/{id}", output="queued-call.json",
+    )  # fmt: skip
+    run_tool(api, tool, {"id": "qc 1/2", "verbose": True}, lambda: None)
+    assert seen[0].url.raw_path == b"/v1/queue/qc%201%2F2?verbose=true"
+    missing = run_tool(api, tool, {}, lambda: None)
+    assert missing.is_error and [e["path"] for e in missing.structured["errors"]] == ["id"]
