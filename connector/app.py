@@ -13,6 +13,7 @@ import httpx
 from flask import Flask, g, request
 from sqlalchemy import Engine
 
+from connector.background import Runner
 from connector.calls import CallService
 from connector.campaigns.factory import build_dialer
 from connector.campaigns.queue import QueueStore
@@ -87,8 +88,7 @@ def create_app(
         dialer=dialer,
     )
     if run_delivery:
-        worker.start()
-        dialer.start()
+        Runner({"delivery": worker, "dialer": dialer}).start()
     from connector.api import register_api
 
     register_api(app)

@@ -62,6 +62,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _worker(_args: argparse.Namespace) -> int:
     import signal
 
+    from connector.background import Runner
     from connector.campaigns.factory import build_dialer
     from connector.delivery.factory import build_worker
     from connector.logs import configure_logging
@@ -71,18 +72,11 @@ def _worker(_args: argparse.Namespace) -> int:
     configure_logging(settings.connector_log_level, secrets=settings.secret_values())
     engine = create_store_engine(settings.connector_database_url)
     worker = build_worker(settings, engine)
-    dialer = build_dialer(settings, engine, wake_delivery=worker.wake).start()
-
-    def _stop(*_: object) -> None:
-        dialer.request_stop()
-        worker.request_stop()
-
-    signal.signal(signal.SIGTERM, _stop)
+    dialer = build_dialer(settings, engine, wake_delivery=worker.wake)
+    loops = Runner({"delivery": worker, "dialer": dialer}).start()
+    signal.signal(signal.SIGTERM, lambda *_: loops.request_stop())
     print(f"delivery worker and dialer {worker.name} running", flush=True)
-    worker.run()
-    dialer.stop()
-    worker.stop()
-    return 0
+    return 0 if loops.wait() else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

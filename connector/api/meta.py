@@ -37,7 +37,11 @@ def readyz() -> dict[str, Any]:
     if worker.started and not worker.alive:
         raise NotReady("The delivery worker has stopped.")
     delivery = "running" if worker.alive else "not started in this process"
-    return {"status": "ready", "checks": {"store": "ok", "delivery": delivery}}
+    dialer = services().dialer
+    if dialer.started and not dialer.alive:
+        raise NotReady("The campaign dialer has stopped.")
+    dialing = "running" if dialer.alive else "not started in this process"
+    return {"status": "ready", "checks": {"store": "ok", "delivery": delivery, "dialer": dialing}}
 
 
 @bp.get("/metrics")
