@@ -32,7 +32,8 @@ from connector.inbound.answer import answer_errors, merge, wire_answer
 from connector.inbound.events import Decision, inbound_event, inbound_event_id
 from connector.inbound.request import INBOUND_EVENT, InboundCall
 from connector.inbound.responder import MAX_BUDGET_SECONDS, Reply, Responders
-from connector.inbound.rules import first_match, rule_from_spec
+from connector.inbound.rules import Rule, first_match, rule_from_spec
+from connector.problems import Problem
 from connector.store.inbound_answers import AnswerLedger
 from connector.store.inbound_contacts import ContactStore
 from connector.store.inbound_rules import RuleStore
@@ -147,11 +148,7 @@ class InboundService:
 
     def _defaults(self, call: InboundCall, now: float) -> tuple[dict[str, Any], Decision]:
         """The answer from the first matching rule and the caller's saved context."""
-        rules = [
-            rule_from_spec(r.id, r.owner, r.position, r.created_at, r.spec)
-            for r in self.rules.every()
-        ]
-        rule = first_match(rules, call, dt.datetime.fromtimestamp(now, dt.UTC))
+        rule = first_match(self._usable_rules(), call, dt.datetime.fromtimestamp(now, dt.UTC))
         if rule is not None and rule.decline:
             return {}, Decision(rule.id, rule.name, declined=True)
         try:
@@ -171,6 +168,21 @@ class InboundService:
             reasons = "; ".join(f"{e.path} {e.message}" for e in errors)
             log.error("inbound answer left out saved context or rule fields: %s", reasons)
         return {}, decision
+
+    def _usable_rules(self) -> list[Rule]:
+        """Every stored rule that still reads (one whose time zone vanished from the system's
+        zone data is skipped and logged, rather than failing every call)."""
+        rules = []
+        for stored in self.rules.every():
+            try:
+                rules.append(
+                    rule_from_spec(
+                        stored.id, stored.owner, stored.position, stored.created_at, stored.spec
+                    )
+                )
+            except (ValueError, Problem) as exc:
+                log.error("inbound rule %s skipped: it no longer reads (%s)", stored.id, exc)
+        return rules
 
     def _wait(self, key: str, *, until: float) -> dict[str, Any] | None:
         while time.monotonic() < until:

@@ -4,6 +4,7 @@ shape, answers from rules and saved context, Retell's retries, and the forwarded
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from retell.lib import webhook_auth
 from sqlalchemy import func, select
 
+from connector.inbound.service import InboundService
 from connector.manifest import schema_validator
 from connector.services import Services
 from connector.store.tables import deliveries, events, inbound_answers
@@ -248,3 +250,17 @@ def test_inbound_endpoint_is_open_but_rules_are_not(client: FlaskClient) -> None
     """The webhook needs no bearer token (the signature is its auth); the rules API does."""
     assert signed_post(client, inbound_body()).status_code == 200
     assert client.get("/v1/inbound/rules").status_code == 401
+
+
+def test_a_rule_that_no_longer_reads_is_skipped(
+    client: FlaskClient, inbound: InboundService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored rule whose window names a zone the system lost is skipped and logged; the
+    call is still answered from the other rules."""
+    broken = {"match": {"window": {"start": "09:00", "end": "17:00", "timezone": "Gone/Zone"}}}
+    inbound.rules.create("owner", {**broken, "override_agent_id": "agent_broken", "position": 0})
+    add_rule(client, {"override_agent_id": "agent_sales"})
+    with caplog.at_level(logging.ERROR, logger="connector.inbound"):
+        answer = signed_post(client, inbound_body())
+    assert answer.json == {"call_inbound": {"override_agent_id": "agent_sales"}}
+    assert any("no longer reads" in r.getMessage() for r in caplog.records)
