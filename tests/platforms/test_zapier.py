@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,11 +106,15 @@ def _checks() -> list[str]:
 # --- the folder -------------------------------------------------------------------------
 
 
+APP_FILES = ["app.json", "index.js", "package.json", "test/app.test.js", "test/connector.json"]
+
+
 def test_export_writes_a_cli_app_folder(tmp_path: Path, source: ConnectorSource) -> None:
-    """export writes package.json, index.js and app.json, and nothing else."""
+    """export writes package.json, index.js, app.json and the tests, and nothing else."""
     written = export("zapier", tmp_path, source=source)
-    assert sorted(p.name for p in written) == ["app.json", "index.js", "package.json"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.json", "index.js", "package.json"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == APP_FILES
+    on_disk = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()]
+    assert sorted(on_disk) == APP_FILES
 
 
 def test_package_json_pins_core_exactly(tmp_path: Path, source: ConnectorSource) -> None:
@@ -115,6 +123,61 @@ def test_package_json_pins_core_exactly(tmp_path: Path, source: ConnectorSource)
     package = json.loads((tmp_path / "package.json").read_text())
     assert package["dependencies"] == {"zapier-platform-core": "19.1.0"}
     assert package["main"] == "index.js"
+
+
+def test_package_json_has_a_test_script_and_node_22(
+    tmp_path: Path, source: ConnectorSource
+) -> None:
+    """`zapier-platform test` runs the package's test script; platform v18+ runs on Node 22."""
+    export("zapier", tmp_path, source=source)
+    package = json.loads((tmp_path / "package.json").read_text())
+    assert package["scripts"] == {"test": "node --test test/app.test.js"}
+    assert package["engines"] == {"node": ">=22"}
+
+
+def _npm_test(node_modules: Path, app: Path) -> subprocess.CompletedProcess[str]:
+    """`npm test` in the exported folder, as `zapier-platform test` runs it (after validate),
+    with the pinned zapier-platform-core on NODE_PATH instead of an `npm install`."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    return subprocess.run(
+        ["npm", "test", "--silent"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NODE_PATH": str(node_modules)},
+        check=False,
+    )
+
+
+def _tally(output: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"^# (pass|fail) (\d+)$", output, re.MULTILINE)}
+
+
+def test_shipped_tests_pass(node_modules: Path, tmp_path: Path, source: ConnectorSource) -> None:
+    """The exported app's own tests run and pass against their stand-in connector."""
+    export("zapier", tmp_path, source=source)
+    result = _npm_test(node_modules, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    tally = _tally(result.stdout)
+    assert tally["fail"] == 0 and tally["pass"] >= 20, tally
+
+
+def test_shipped_tests_catch_a_broken_app(
+    node_modules: Path, tmp_path: Path, source: ConnectorSource
+) -> None:
+    """An app that stops sending the idempotency key fails its own tests."""
+    export("zapier", tmp_path, source=source)
+    app_json = tmp_path / "app.json"
+    app = json.loads(app_json.read_text())
+    perform = app["creates"]["create_phone_call"]["operation"]["perform"]
+    perform["source"] = perform["source"].replace('"Idempotency-Key"', '"X-Not-The-Key"')
+    app_json.write_text(json.dumps(app))
+    result = _npm_test(node_modules, tmp_path)
+    assert result.returncode != 0
+    assert "not ok" in result.stdout and "a replayed step sends the same" in result.stdout
+    assert _tally(result.stdout)["fail"] >= 1
 
 
 def test_index_js_exports_the_app_definition(tmp_path: Path, source: ConnectorSource) -> None:
@@ -298,7 +361,7 @@ def test_hook_triggers_cover_each_default_event_and_any_event(app: App) -> None:
         "call_analyzed": "Call Analyzed",
         "call_events": "New Call Event",
     }
-    assert hidden == {"options_phone_numbers", "options_agents"}
+    assert hidden == {"options_phone_numbers", "options_agents", "options_agent_versions"}
 
 
 @pytest.mark.parametrize(

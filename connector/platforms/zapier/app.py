@@ -39,10 +39,10 @@ from typing import Any
 from connector.platforms.fields import Field, input_fields
 from connector.platforms.schema import Located, resolve
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
-from connector.platforms.zapier import js
+from connector.platforms.zapier import js, tests
 from connector.samples import sample_call, sample_events
 
-__all__ = ["CORE_VERSION", "app_definition", "export", "package_json"]
+__all__ = ["CORE_VERSION", "app_definition", "export", "operations", "package_json"]
 
 CORE_VERSION = "19.1.0"
 BASE = "{{bundle.authData.base_url}}"
@@ -62,22 +62,28 @@ URL_LABEL = "Connector URL"
 
 
 def export(source: ConnectorSource, out: Path) -> list[Path]:
-    """Write the app folder; ``zapier-platform push`` from there uploads it."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the app folder; ``zapier-platform push`` from there uploads it, and
+    ``zapier-platform test`` (or ``npm test``) runs its tests."""
+    app = app_definition(source)
+    files: dict[str, str] = {
+        "package.json": json.dumps(package_json(source), indent=2, ensure_ascii=False) + "\n",
+        "app.json": json.dumps(app, indent=2, ensure_ascii=False) + "\n",
+        "index.js": "module.exports = require('./app.json');\n",
+        **tests.test_files(source, operations(source)),
+    }
     written = []
-    for name, data in (
-        ("package.json", package_json(source)),
-        ("app.json", app_definition(source)),
-    ):
+    for name, text in files.items():
         path = out / name
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
-    index = out / "index.js"
-    index.write_text("module.exports = require('./app.json');\n", encoding="utf-8")
-    return [*written, index]
+    return written
 
 
 def package_json(source: ConnectorSource) -> dict[str, Any]:
+    """``engines.node``: core 19's own package.json still says >=16, but Zapier runs apps of
+    platform v18 and later on Node.js 22 (docs.zapier.com, "What's changed in v18.0.0") and the
+    v19 CLI refuses older Node ("Requires node version >= v22")."""
     manifest = source.manifest
     return {
         "name": f"{manifest['name']}-zapier",
@@ -85,9 +91,21 @@ def package_json(source: ConnectorSource) -> dict[str, Any]:
         "description": manifest["description"],
         "main": "index.js",
         "private": True,
-        "engines": {"node": ">=18"},
+        "scripts": {"test": tests.TEST_SCRIPT},
+        "engines": {"node": ">=22"},
         "dependencies": {"zapier-platform-core": CORE_VERSION},
     }
+
+
+def operations(source: ConnectorSource) -> dict[str, str]:
+    """Each action's Zapier method group and key (``searches.find_call``), to its manifest key."""
+    found = {}
+    for action in source.manifest["actions"]:
+        if action["kind"] == "create":
+            found[f"creates.{action['key']}"] = action["key"]
+        elif action["kind"] == "search":
+            found[f"searches.{_search_key(action)}"] = action["key"]
+    return found
 
 
 def app_definition(source: ConnectorSource) -> dict[str, Any]:
@@ -219,7 +237,7 @@ def _search(
     if action["method"] != "GET":
         raise ValueError(f"the Zapier export supports GET searches, not {action['method']}")
     fields = input_fields(source.schema(action["input"]))
-    key = "find_" + _slug(action["noun"])
+    key = _search_key(action)
     perform = js.search_perform(path=action["path"], params=[f.key for f in fields])
     return _action(source, action, key, fields, dynamic, perform, sample_call("call_analyzed"))
 
@@ -433,6 +451,10 @@ def _title(label: str) -> str:
     """``Call analyzed (summary, …)`` → ``Call Analyzed``: Zapier's title case, no aside."""
     bare = re.sub(r"\s*\(.*?\)\s*", " ", label).strip()
     return " ".join(word[:1].upper() + word[1:] for word in bare.split())
+
+
+def _search_key(action: dict[str, Any]) -> str:
+    return "find_" + _slug(action["noun"])
 
 
 def _slug(text: str) -> str:
