@@ -14,6 +14,7 @@ from connector.api.urls import public_base_url
 from connector.campaigns.notices import QUEUED_CALL_EVENTS, sample_queued_events
 from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS, INBOUND_EVENTS
+from connector.inbound.events import sample_inbound_event
 from connector.polling import poll_call_events
 from connector.problems import FieldError, NotFound, ValidationFailed
 from connector.samples import sample_events
@@ -123,15 +124,18 @@ def poll() -> Response:
 def sample() -> Response:
     """Real recent events where there are any, else a realistic built-in sample.
 
-    Queued-call events are always the built-in sample: stored ones belong to other tokens.
+    Queued-call and inbound-call events are always the built-in sample: stored ones may carry
+    other tokens' queued calls or saved caller context.
     """
-    names = _event_filter(CALL_EVENTS + QUEUED_CALL_EVENTS)
+    names = _event_filter(CALL_EVENTS + INBOUND_EVENTS + QUEUED_CALL_EVENTS)
     queued = [n for n in names if n in QUEUED_CALL_EVENTS]
-    calls = [n for n in names if n not in QUEUED_CALL_EVENTS]
+    calls = [n for n in names if n in CALL_EVENTS]
     items: list[dict[str, Any]] = []
     if calls:
         agent_id = request.args.get("agent_id") or None
         recent = services().inbox.recent(calls, agent_id=agent_id, limit=SAMPLE_SIZE)
         items += recent or sample_events(calls)
+    if set(INBOUND_EVENTS) & set(names):
+        items.append(sample_inbound_event())
     items += sample_queued_events(queued, time.time())
     return jsonify(items[:SAMPLE_SIZE])

@@ -15,7 +15,7 @@ from connector.flatten import iso_from_ms
 from connector.inbound.answer import wire_answer
 from connector.inbound.request import INBOUND_EVENT, InboundCall
 
-__all__ = ["Decision", "inbound_event", "inbound_event_id"]
+__all__ = ["Decision", "inbound_event", "inbound_event_id", "sample_inbound_event"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,31 @@ def inbound_event(
         "answer": wire_answer(fields),
         "flat": flat,
     }
+
+
+_SAMPLE_CALL = InboundCall(
+    from_number="+14155550142",
+    to_number="+14155550123",
+    agent_id="agent_1c7e2d9b4a6f8e0c2b4d6f8a0c",
+    agent_version=5,
+    call_id=None,
+    raw={
+        "agent_id": "agent_1c7e2d9b4a6f8e0c2b4d6f8a0c",
+        "agent_version": 5,
+        "from_number": "+14155550142",
+        "to_number": "+14155550123",
+    },
+)
+
+
+def sample_inbound_event() -> dict[str, Any]:
+    """A realistic built-in ``call_inbound`` event, for platform field mapping before any
+    real inbound call arrived (fictional numbers, stable ids)."""
+    fields = {
+        "override_agent_id": "agent_1c7e2d9b4a6f8e0c2b4d6f8a0c",
+        "dynamic_variables": {"first_name": "Ada", "account_tier": "gold"},
+        "metadata": {"crm_contact_id": "c-1001"},
+    }
+    decision = Decision("rule_3f9a1c7e5b2d4a6c8e0f1a2b", "Business hours → Sales", False, True)
+    event_id = inbound_event_id("sample", 1_795_541_440_000)
+    return inbound_event(event_id, _SAMPLE_CALL, fields, decision, received_at_ms=1_795_541_440_000)

@@ -169,3 +169,24 @@ def test_bad_contact_is_a_problem_naming_fields(
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     assert [e["path"] for e in response.json["errors"]] == [field]
     assert client.get("/v1/inbound/contacts", headers=AUTH).json == {"items": []}
+
+
+def test_trigger_sample_offers_a_built_in_inbound_event(client: FlaskClient) -> None:
+    """The trigger's sample for call_inbound is a valid inbound event with fictional numbers,
+    never a stored one (it could carry another token's saved caller context)."""
+    response = client.get("/v1/triggers/call-events/sample?event=call_inbound", headers=AUTH)
+    assert response.status_code == 200
+    (item,) = response.json
+    assert valid("inbound-event.json", item)
+    assert item["flat"]["from_number"].startswith("+141555501")
+    mixed = client.get(
+        "/v1/triggers/call-events/sample?event=call_analyzed,call_inbound", headers=AUTH
+    ).json
+    assert [e["event"] for e in mixed] == ["call_analyzed", "call_inbound"]
+
+
+def test_inbound_events_are_not_polled(client: FlaskClient) -> None:
+    """Polling lists Retell's calls; call_inbound is for subscriptions, so it is refused."""
+    response = client.get("/v1/triggers/call-events?event=call_inbound", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json["errors"][0]["path"] == "event"
