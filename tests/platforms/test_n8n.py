@@ -733,7 +733,9 @@ const node = { id: '1', name: 'Retell AI', type: 'x', typeVersion: 1, position: 
 (async () => {
   const items = [{ json: {} }];
   try {
-    const passed = await surface(items, { statusCode: Number(status), body: JSON.parse(body) });
+    const parsed = JSON.parse(body);
+    const answer = parsed && parsed.__raw__ !== undefined ? parsed.__raw__ : parsed;
+    const passed = await surface(items, { statusCode: Number(status), body: answer });
     console.log(JSON.stringify({ passed: passed === items }));
   } catch (error) {
     const wrapped = new NodeApiError(node, error, {
@@ -810,6 +812,12 @@ def test_outcome_unknown_advice_is_in_n8n_terms(
     assert error["message"].startswith("Retell did not answer. ")
     assert advice in error["message"]
     assert "Idempotency-Key" not in error["message"]
+
+
+def test_problem_left_as_text_is_read_too(node_modules: Path, package: Path) -> None:
+    """A problem body n8n hands over unparsed (text) reads the same as a parsed one."""
+    error = _problem(node_modules, package, 422, {"__raw__": json.dumps(BAD_NUMBER)})
+    assert "To number [to_number] must be a phone number" in error["message"]
 
 
 def test_non_problem_error_points_at_the_connector_url(node_modules: Path, package: Path) -> None:

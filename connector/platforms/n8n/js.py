@@ -168,7 +168,16 @@ function shapeOutput(declared, hidden) {
  */
 function problemError(response, labels) {
   const status = Number(response.statusCode);
-  const problem = response.body !== null && typeof response.body === 'object' ? response.body : {};
+  let body = response.body;
+  if (Buffer.isBuffer(body)) body = body.toString('utf8');
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body); // application/problem+json is not always parsed for us
+    } catch (notJson) {
+      body = null;
+    }
+  }
+  const problem = body !== null && typeof body === 'object' ? body : {};
   const headline = String(problem.detail || problem.title || '').trim();
   if (headline === '') {
     const error = new Error(`The connector answered HTTP ${status}.`);
