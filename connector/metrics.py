@@ -13,7 +13,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-__all__ = ["CONTENT_TYPE_LATEST", "REQUESTS", "RETELL_CALLS", "render"]
+__all__ = ["CAMPAIGN_DIALS", "CONTENT_TYPE_LATEST", "REQUESTS", "RETELL_CALLS", "render"]
 
 REQUESTS = Histogram(
     "connector_http_request_seconds",
@@ -24,6 +24,13 @@ RETELL_CALLS = Counter(
     "connector_calls_created_total",
     "Create Phone Call outcomes: created, replayed, rejected, unknown.",
     ["outcome"],
+)
+
+CAMPAIGN_DIALS = Counter(
+    "connector_campaign_dials_total",
+    "Dials of queued calls by what Retell answered: placed, requeued (429 or not reached), "
+    "uncertain (reconciled later), refused.",
+    ["result"],
 )
 
 

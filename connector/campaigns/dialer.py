@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from connector.campaigns.capacity import CapacityGauge
 from connector.campaigns.dialing import DialJob, DialQueue, Settled
+from connector.metrics import CAMPAIGN_DIALS
 from connector.retell.client import RetellClient
 from connector.retell.errors import (
     RetellAuthError,
@@ -167,17 +168,20 @@ class Dialer:
         except RetellRateLimited as exc:
             self._gauge.stale()
             self._queue.requeue(job, delay=exc.retry_after or 1.0, error=f"429: {exc.message}")
+            CAMPAIGN_DIALS.labels("requeued").inc()
             return
         except (RetellAuthError, RetellPaymentError) as exc:
             log.warning("Retell refused dials for the account (%s); retrying later", exc.message)
             self._queue.requeue(
                 job, delay=_ACCOUNT_PROBLEM_WAIT_SECONDS, error=f"{exc.status}: {exc.message}"
             )
+            CAMPAIGN_DIALS.labels("requeued").inc()
             return
         except RetellError as exc:
             self._failed_dial(job, exc)
             return
         self._queue.placed(job, str(call.get("call_id")))
+        CAMPAIGN_DIALS.labels("placed").inc()
         log.info(
             "queued call %s: dial %d placed as call %s",
             job.queued_id,
@@ -189,11 +193,14 @@ class Dialer:
         if exc.maybe_acted:
             log.info("queued call %s: dial %d uncertain (%s)", job.queued_id, job.number, exc)
             self._queue.uncertain(job, error=exc.message, retry_in=_RETRY_UNCERTAIN_SECONDS)
+            CAMPAIGN_DIALS.labels("uncertain").inc()
         elif getattr(exc, "status", None) is None:  # never reached Retell
             self._queue.requeue(job, delay=_NOT_REACHED_WAIT_SECONDS, error=exc.message)
+            CAMPAIGN_DIALS.labels("requeued").inc()
         else:
             reason = f"Retell refused the call: {exc.message}"
             self._settled_deliveries(self._queue.refused(job, reason=reason))
+            CAMPAIGN_DIALS.labels("refused").inc()
 
     def _reconcile(self, job: DialJob) -> None:
         """An attempt that may have reached Retell: find its call, or re-send with its key."""

@@ -83,6 +83,7 @@ def test_dial_sends_key_and_tags_and_the_end_event_completes_it(
     assert body["metadata"]["lead"] == "L-7"
     assert calling["call_id"] == f"call_{key}"
     assert svc.dialer.queue.in_flight() == 1
+    assert b'connector_campaign_dials_total{result="placed"}' in client.get("/metrics").data
     post_webhook(client, "call_ended", ended(calling["call_id"], body["metadata"], "user_hangup"))
     done = state_of(client, queued["id"])
     assert done["state"] == "completed" and done["last_outcome"] == "user_hangup"
