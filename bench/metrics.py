@@ -1,4 +1,9 @@
-"""P1-P5 (issue 5): each returns a ``Metric`` with its value, baseline, ratio and goal."""
+"""What every metric shares: the ``Metric`` record, run sizes, measured rounds, and P4-P5.
+
+P1-P3 (``bench.ingest``, ``bench.proxy``, ``bench.forwarding``) are ratios against a
+ceiling measured in the same run (``bench.stripped``), with the CPU time per operation of
+both beside the ratio; P6 and P7 live in ``bench.campaign`` and ``bench.inbound``.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
+from bench.cpu import CpuMeter, CpuUse
 from bench.procs import Process
-from bench.servers import connector, fresh_database, subscribe, worker
+from bench.servers import connector, fresh_database, subscribe
+from bench.spread import Spread
 from bench.workload import RETELL_KEY, create_call_requests, signed_events
 from bench.wrk import WrkResult, run_wrk
 from connector.store.engine import create_store_engine
@@ -26,14 +32,19 @@ from connector.store.tables import events
 
 __all__ = [
     "P2_IDEAL_RPS",
+    "Measured",
     "Metric",
+    "Receiver",
     "Size",
     "bare_endpoint_round",
     "direct_upstream_round",
+    "iso_seconds",
+    "measure_once",
     "median",
     "run_once",
     "stored_events",
     "upstream",
+    "wait_for_deliveries",
 ]
 
 # A run that sends every distinct request once ends when the last is answered; this only
@@ -47,16 +58,26 @@ class Size:
     """How big a run is: ``--quick`` shrinks everything."""
 
     rounds: int
-    seconds: float
-    events: int
-    calls: int
-    fanout_events: int  # P3 with ten subscribers: ten deliveries each
-    paced_events: int
-    memory_steps: tuple[int, int]
+    seconds: float  # a baseline round of ``bench.ceiling`` (load for a fixed time)
+    events: int  # P1: distinct webhooks per round
+    calls: int  # P2 saturated: distinct Create Phone Calls per round
+    steady_calls: int  # P2 at a steady 50/s: calls per round
+    burst_events: int  # P3 one subscriber: events per round
+    fanout_events: int  # P3 ten subscribers: events per round (ten deliveries each)
+    paced_events: int  # P3 latency: events at one per 20 ms
+    memory_steps: tuple[int, int]  # P4
+    campaign_calls: int  # P6
+    campaign_call_seconds: float  # P6: ring + talk
+    inbound_calls: int  # P7
 
 
 @dataclass
 class Metric:
+    """One line of the report. ``spread``: the value's lowest-highest round;
+    ``ratio_spread``: the ratio of each round's candidate to the same round's ceiling;
+    ``cpu_us``/``baseline_cpu_us``: CPU time per operation (µs) of the candidate's and the
+    ceiling's process trees."""
+
     name: str
     value: float
     unit: str
@@ -65,13 +86,36 @@ class Metric:
     goal: str
     passed: bool
     details: dict[str, Any] = field(default_factory=dict)
+    spread: Spread | None = None
+    ratio_spread: Spread | None = None
+    cpu_us: Spread | None = None
+    baseline_cpu_us: Spread | None = None
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Candidate ÷ ceiling CPU per operation: the figure to optimise when rates are noisy."""
+        if self.cpu_us is None or not self.baseline_cpu_us or not self.baseline_cpu_us.median:
+            return None
+        return self.cpu_us.median / self.baseline_cpu_us.median
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "cpu_ratio": self.cpu_ratio}
 
 
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One round of load against one server: what wrk saw and the CPU the server used."""
+
+    wrk: WrkResult
+    cpu: CpuUse
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu.per_op_us(self.wrk.requests)
 
 
 def run_once(url: str, lines: list[tuple[dict[str, str], str]], *, connections: int) -> WrkResult:
@@ -82,8 +126,23 @@ def run_once(url: str, lines: list[tuple[dict[str, str], str]], *, connections: 
     return result
 
 
+def measure_once(
+    server: Process,
+    path: str,
+    lines: list[tuple[dict[str, str], str]],
+    *,
+    connections: int,
+    database_url: str | None = None,
+) -> Measured:
+    """``run_once`` against ``server``, with the CPU its process tree (and, on PostgreSQL,
+    the database's backends) used meanwhile."""
+    with CpuMeter([server.popen.pid], database_url) as meter:
+        result = run_once(server.url + path, lines, connections=connections)
+    return Measured(result, meter.use)
+
+
 def bare_endpoint_round(size: Size, tag: str) -> WrkResult:
-    """P1's baseline: the bare Flask 204 endpoint under the connector's gunicorn options."""
+    """A bare Flask 204 endpoint under the connector's gunicorn options (``bench.ceiling``)."""
     events = signed_events(size.events, tag=tag)
     with Process(["-m", "bench.baseline", "--port", "{port}"]) as base:
         # The bare endpoint keeps nothing, so it may see a body twice; ours never does.
@@ -104,93 +163,21 @@ def direct_upstream_round(size: Size) -> WrkResult:
         return run_wrk(f"{up.url}/v2/create-phone-call", raw, connections=64, seconds=size.seconds)
 
 
-def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
-    """Signed, verified, committed webhooks/s ÷ a bare 204 endpoint, 16 connections."""
-    label = "postgresql" if postgres_url else "sqlite"
-    ours: list[WrkResult] = []
-    bare: list[WrkResult] = []
-    for round_ in range(size.rounds):  # interleaved: baseline, candidate, baseline, ...
-        bare.append(bare_endpoint_round(size, tag=f"p1b{round_}"))
-        events = signed_events(size.events, tag=f"p1c{round_}")
-        with connector(fresh_database(postgres_url)) as server:
-            ours.append(run_once(f"{server.url}/v1/webhooks/retell", events, connections=16))
-    rps, base_rps = median([r.rps for r in ours]), median([r.rps for r in bare])
-    p99 = median([r.p99_ms for r in ours])
-    ratio = rps / base_rps
-    return Metric(
-        f"P1 ingest ({label})",
-        rps,
-        "req/s",
-        base_rps,
-        ratio,
-        "ratio ≥ 0.80; p99 ≤ 100 ms",
-        ratio >= 0.80 and p99 <= 100,
-        {
-            "p50_ms": median([r.p50_ms for r in ours]),
-            "p99_ms": p99,
-            "errors": sum(r.errors + r.non2xx for r in ours),
-            "baseline_p50_ms": median([r.p50_ms for r in bare]),
-        },
-    )
+class Receiver:
+    """The subscriber (``bench.receiver``); ``arrivals`` stops it and reads what came."""
 
-
-def p2_action_proxy(size: Size) -> Metric:
-    """Create Phone Call through the connector against a 100 ms upstream, 64 connections."""
-    ours: list[WrkResult] = []
-    direct: list[WrkResult] = []
-    for _ in range(size.rounds):
-        # A fresh upstream each round, so that every round starts alike: the sandbox keeps
-        # every call it created.
-        direct.append(direct_upstream_round(size))
-        with (
-            upstream() as up,
-            connector(fresh_database(None), retell_base_url=up.url) as server,
-        ):
-            calls = create_call_requests(size.calls)
-            url = f"{server.url}/v1/actions/create-phone-call"
-            ours.append(run_once(url, calls, connections=64))
-    rps = median([r.rps for r in ours])
-    if any(not r.upstream_ms for r in ours):
-        raise RuntimeError("the connector's answers carried no Server-Timing")
-    # Added latency: the connector's latency minus the upstream's, both from the same
-    # requests of the same run (Server-Timing), since the upstream slows down when it
-    # shares the two cores with the connector.
-    upstream_p50 = [_percentile(list(r.upstream_ms), 0.5) for r in ours]
-    added_p50 = median([r.p50_ms - up for r, up in zip(ours, upstream_p50, strict=True)])
-    added_p99 = median([r.p99_ms - _percentile(list(r.upstream_ms), 0.99) for r in ours])
-    ratio = rps / P2_IDEAL_RPS
-    return Metric(
-        "P2 action proxy",
-        rps,
-        "req/s",
-        P2_IDEAL_RPS,
-        ratio,
-        "ratio ≥ 0.85; added p50 ≤ 5 ms",
-        ratio >= 0.85 and added_p50 <= 5,
-        {
-            "added_p50_ms": added_p50,
-            "added_p99_ms": added_p99,
-            "upstream_in_run_p50_ms": median(upstream_p50),
-            "connector_p50_ms": median([r.p50_ms for r in ours]),
-            "upstream_direct_rps": median([r.rps for r in direct]),
-            "upstream_p50_ms": median([r.p50_ms for r in direct]),
-            "errors": sum(r.errors + r.non2xx for r in ours),
-        },
-    )
-
-
-class _Receiver:
     def __init__(self) -> None:
         self.out = Path(tempfile.mkdtemp(prefix="bench-recv-")) / "arrivals.jsonl"
         self.process = Process(["-m", "bench.receiver", "--port", "{port}", "--out", str(self.out)])
 
-    def arrivals(self) -> list[tuple[float, str, str]]:
+    def arrivals(self) -> list[tuple[float, str, str, str]]:
+        """(arrival, webhook-id, created_at, path) of every delivery, in arrival order."""
         self.process.stop()
         rows = [json.loads(line) for line in self.out.read_text().splitlines()]
-        return [(float(a), str(b), str(c)) for a, b, c in rows]
+        return [(float(a), str(b), str(c), str(d)) for a, b, c, d in rows]
 
 
-def _wait_for_deliveries(database_url: str, timeout: float) -> None:
+def wait_for_deliveries(database_url: str, timeout: float) -> None:
     """Until the outbox is empty (read straight from the store, not through the API)."""
     engine = create_store_engine(database_url, create_tables=False)
     queue = DeliveryQueue(engine, schedule=(1.0,))
@@ -215,77 +202,13 @@ def stored_events(database_url: str) -> int:
         engine.dispose()
 
 
-def _iso_seconds(value: str) -> float:
+def iso_seconds(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    return sorted(values)[int(fraction * (len(values) - 1))]
-
-
-def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Metric:
-    """Deliveries/s from committed events, and commit → first delivery attempt latency.
-
-    Throughput: a burst is ingested by ``serve`` with delivery off, so every event is
-    committed first; then two ``retell-connector worker`` processes (as many delivery loops
-    as ``serve`` runs) drain the outbox. Latency: events at a steady pace (one per 20 ms)
-    through a normal ``serve``, measured from ``created_at`` (stamped just before the ingest
-    commit) to the subscriber's receipt.
-    """
-    label = "postgresql" if postgres_url else "sqlite"
-    receiver = _Receiver()
-    database = fresh_database(postgres_url)
-    with connector(database, deliver=False) as server:
-        for _ in range(subscribers):
-            subscribe(server, f"{receiver.process.url}/hook")
-        burst = signed_events(size.events if subscribers == 1 else size.fanout_events, tag="p3b")
-        url = f"{server.url}/v1/webhooks/retell"
-        run_once(url, burst, connections=16)
-    accepted = stored_events(database)  # including any answered after wrk stopped counting
-    started = time.time()
-    workers = [worker(database), worker(database)]
-    try:
-        _wait_for_deliveries(database, 600)
-    finally:
-        for process in workers:
-            process.stop()
-    with connector(database) as server:
-        with httpx.Client() as http:
-            for headers, body in signed_events(size.paced_events, tag="p3p"):
-                headers = {**headers, "content-type": "application/json"}
-                http.post(f"{server.url}/v1/webhooks/retell", content=body, headers=headers)
-                time.sleep(0.02)
-        _wait_for_deliveries(database, 60)
-    arrivals = receiver.arrivals()
-    burst_n = len({(wid) for _a, wid, _c in arrivals}) - size.paced_events
-    burst_times = [a for a, _wid, _c in arrivals[: len(arrivals) - size.paced_events * subscribers]]
-    rate = len(burst_times) / (max(burst_times) - started)
-    paced = arrivals[len(arrivals) - size.paced_events * subscribers :]
-    latencies = [(a - _iso_seconds(c)) * 1000 for a, _wid, c in paced]
-    p95 = _percentile(latencies, 0.95)
-    return Metric(
-        f"P3 forwarding ({label}, {subscribers} subscriber{'s' if subscribers > 1 else ''})",
-        rate,
-        "deliveries/s",
-        None,
-        None,
-        "≥ 1,000 deliveries/s; p95 ≤ 250 ms",
-        rate >= 1000 and p95 <= 250,
-        {
-            "p50_ms": _percentile(latencies, 0.5),
-            "p95_ms": p95,
-            "p99_ms": _percentile(latencies, 0.99),
-            "events": accepted,
-            "deliveries": len(burst_times),
-            "expected": accepted * subscribers,
-            "distinct_event_ids": burst_n,
-        },
-    )
 
 
 def p4_memory(size: Size) -> Metric:
     """Resident memory of the serving processes after the first and second event counts."""
-    receiver = _Receiver()
+    receiver = Receiver()
     readings: dict[int, float] = {}
     database = fresh_database(None)
     with connector(database) as server:
@@ -296,7 +219,7 @@ def p4_memory(size: Size) -> Metric:
                 batch = signed_events(min(10_000, target - sent), tag=f"p4{sent}")
                 run_once(f"{server.url}/v1/webhooks/retell", batch, connections=16)
                 sent += len(batch)
-            _wait_for_deliveries(database, 600)
+            wait_for_deliveries(database, 600)
             readings[target] = server.rss_mib
     receiver.arrivals()
     first, second = (readings[s] for s in size.memory_steps)

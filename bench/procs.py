@@ -67,9 +67,14 @@ class Process:
     """A server as a child process in its own process group (stopped at exit at the latest)."""
 
     def __init__(
-        self, args: list[str], *, env: dict[str, str] | None = None, ready: str | None = None
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ready: str | None = None,
+        port: int | None = None,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, *[a.replace("{port}", str(self.port)) for a in args]]
         self._log = Path(tempfile.mkdtemp(prefix="bench-proc-")) / "output.log"
@@ -101,6 +106,14 @@ class Process:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start")
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        """Until the process has printed ``text`` (a worker's "running" line)."""
+        deadline = time.monotonic() + timeout
+        while text not in self._log.read_text(errors="replace"):
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"never printed {text!r}: {self.log_tail()}")
+            time.sleep(0.05)
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of the process's output, for error messages."""

@@ -42,11 +42,16 @@ def _env(database_url: str, retell_base_url: str) -> dict[str, str]:
 
 
 def connector(
-    database_url: str, *, retell_base_url: str = "http://127.0.0.1:9", deliver: bool = True
+    database_url: str,
+    *,
+    retell_base_url: str = "http://127.0.0.1:9",
+    deliver: bool = True,
+    port: int | None = None,
 ) -> Process:
     """``retell-connector serve`` (``deliver=False``: accept only, as with dedicated workers)."""
     env = {**_env(database_url, retell_base_url), "CONNECTOR_SERVE_DELIVERY": str(deliver).lower()}
-    return Process(["-m", "connector.cli", "serve", "--port", "{port}"], env=env, ready="/readyz")
+    args = ["-m", "connector.cli", "serve", "--port", "{port}"]
+    return Process(args, env=env, ready="/readyz", port=port)
 
 
 def worker(database_url: str) -> Process:

@@ -9,21 +9,25 @@ from typing import Any
 from connector.retell.signature import sign
 from connector.samples import sample_call
 
-__all__ = ["RETELL_KEY", "TOKEN", "create_call_requests", "signed_events"]
+__all__ = ["RETELL_KEY", "TOKEN", "create_call_requests", "distinct_calls", "signed_events"]
 
 RETELL_KEY = "sandbox-key"
 TOKEN = "bench-token-0123456789abcdef"
+
+
+def distinct_calls(count: int, *, tag: str, event: str = "call_ended") -> list[dict[str, Any]]:
+    """``count`` copies of a full sample call (with transcript), each with its own call id."""
+    template = sample_call(event)
+    run = uuid.uuid4().hex[:8]
+    return [{**template, "call_id": f"bench_{tag}_{run}_{n}"} for n in range(count)]
 
 
 def signed_events(
     count: int, *, tag: str, event: str = "call_ended"
 ) -> list[tuple[dict[str, str], str]]:
     """``count`` distinct Retell webhooks (a full call with transcript, ~8 KB), signed now."""
-    template = sample_call(event)
-    run = uuid.uuid4().hex[:8]
     requests = []
-    for n in range(count):
-        call: dict[str, Any] = {**template, "call_id": f"bench_{tag}_{run}_{n}"}
+    for call in distinct_calls(count, tag=tag, event=event):
         body = json.dumps({"event": event, "call": call}, separators=(",", ":"))
         requests.append(({"x-retell-signature": sign(body, RETELL_KEY)}, body))
     return requests

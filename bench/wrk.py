@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["WrkResult", "ensure_wrk", "run_wrk"]
+__all__ = ["WrkResult", "ensure_wrk", "request_lines", "run_wrk"]
 
 LUA = r"""
 local requests, counter, thread_id, threads = {}, 0, 0, 1
@@ -49,7 +49,7 @@ function response(status, headers, body)
     if #upstream > 0 then
       local t = io.open(marker .. ".timing." .. id, "w"); t:write(table.concat(upstream, "\n")); t:close()
     end
-    local f = io.open(marker, "a"); f:write("done\n"); f:close()
+    local f = io.open(marker, "a"); f:write("done " .. id .. "\n"); f:close()
     wrk.thread:stop()
   end
 end
@@ -95,14 +95,32 @@ class WrkResult:
         return self.requests / self.seconds
 
 
+def request_lines(lines: list[tuple[dict[str, str], str]]) -> str:
+    """Requests as the Lua script (and ``bench.paced``) read them: ``k=v;k=v<TAB>body``."""
+    return "".join(
+        ";".join(f"{k}={v}" for k, v in headers.items()) + "\t" + body + "\n"
+        for headers, body in lines
+    )
+
+
 def _run_until_done(command: list[str], marker: Path, threads: int, seconds: float) -> str:
-    """Run wrk; once every thread has sent its share (``marker`` lines), interrupt it — wrk
-    prints its summary on SIGINT — instead of idling out the full duration."""
+    """Run wrk; once every thread has sent its share (a ``marker`` line per thread), interrupt
+    it — wrk prints its summary on SIGINT — instead of idling out the full duration.
+
+    The signal is repeated until wrk exits: only the main thread's ``sleep`` ends the run,
+    and a signal the kernel hands to a load thread that is still winding down leaves wrk
+    asleep for the rest of its duration."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + seconds + 60
     while process.poll() is None and time.monotonic() < deadline:
-        if marker.exists() and len(marker.read_text().splitlines()) >= threads:
-            process.send_signal(signal.SIGINT)
+        if marker.exists() and len(set(marker.read_text().splitlines())) >= threads:
+            for _ in range(30):
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(2)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
             break
         time.sleep(0.02)
     out, err = process.communicate(timeout=60)
@@ -139,12 +157,7 @@ def run_wrk(
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         data, script = Path(tmp) / "requests.tsv", Path(tmp) / "script.lua"
         marker = Path(tmp) / "finished"
-        data.write_text(
-            "".join(
-                ";".join(f"{k}={v}" for k, v in headers.items()) + "\t" + body + "\n"
-                for headers, body in lines
-            )
-        )
+        data.write_text(request_lines(lines))
         script.write_text(LUA)
         command = [
             ensure_wrk(),
