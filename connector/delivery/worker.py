@@ -129,9 +129,12 @@ class DeliveryWorker:
         """Deliver until nothing is due and nothing is in flight (tests, benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            started = self.run_once()
+            # Idle is read before claiming: an attempt is recorded (committed) before its claim
+            # is released, so "nothing in flight, then nothing due" means done. Read after the
+            # claim, a record committed between the two would be missed (a retry due at once).
             with self._lock:
                 idle = self._claimed == 0
+            started = self.run_once()
             if not started and idle:
                 return
             self._wake.wait(0.01)
