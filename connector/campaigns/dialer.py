@@ -115,7 +115,10 @@ class Dialer:
             room = self._threads - self._busy
         if room <= 0:
             return 0
-        jobs, deliveries = self._queue.claim(self.name, self._gauge.budget(), limit=room)
+        # Retell's concurrency is read only while calls are waiting: an idle connector (most
+        # of them, most of the time) never asks.
+        budget = self._gauge.budget() if self._queue.has_due() else 0
+        jobs, deliveries = self._queue.claim(self.name, budget, limit=room)
         if deliveries:
             self._wake_delivery()
         for job in jobs:

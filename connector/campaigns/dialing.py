@@ -110,6 +110,13 @@ class DialQueue:
         with self._engine.connect() as own:
             return int(own.execute(query).scalar() or 0)
 
+    def has_due(self) -> bool:
+        """Whether any queued call is due now (Retell's figures are only read then)."""
+        c = queued_calls.c
+        query = select(c.id).where(c.state == "queued", c.next_attempt_at <= self._clock()).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def claim(self, worker: str, budget: int, *, limit: int = 32) -> tuple[list[DialJob], int]:
         """Up to ``limit`` jobs for ``worker``: uncertain dials whose lease ran out, then due
         calls while fewer than ``budget`` are in flight. Also returns the deliveries queued

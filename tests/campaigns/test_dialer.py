@@ -283,3 +283,16 @@ def test_budget_follows_retells_figures(
 def test_budget_formula(reading: Reading | None, maximum: int | None, budget: int) -> None:
     """min(max setting, limit - reserved inbound - foreign calls), never below zero."""
     assert budget_from(reading, maximum) == budget
+
+
+def test_an_idle_dialer_never_asks_retell(
+    client: FlaskClient, svc: Services, retell: FakeRetell
+) -> None:
+    """With nothing due, Retell's concurrency is not read; a due call makes the dialer ask."""
+    for _ in range(3):
+        svc.dialer.run_once()
+    assert retell.sent("GET", "/get-concurrency") == []
+    retell.on("POST", "/v2/create-phone-call", created_with_metadata)
+    queued = queue(client)
+    run_until(svc, client, queued["id"], "calling")
+    assert retell.sent("GET", "/get-concurrency") != []
