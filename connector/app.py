@@ -92,6 +92,9 @@ def create_app(
     from connector.api import register_api
 
     register_api(app)
+    from connector.console import init_console
+
+    init_console(app)  # the web console at /console (issue 12)
     _time_requests(app)
     return app
 

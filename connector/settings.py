@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     connector_serve_delivery: bool = Field(True, validation_alias="CONNECTOR_SERVE_DELIVERY")
     # false: no /mcp endpoint (the actions as MCP tools, issue 14).
     connector_mcp_enabled: bool = Field(True, validation_alias="CONNECTOR_MCP_ENABLED")
+    # Signs the console's session cookies (issue 12); unset: generated once and kept in the store.
+    connector_console_secret: SecretStr | None = Field(
+        None, validation_alias="CONNECTOR_CONSOLE_SECRET"
+    )
     # Not in the environment contract: knobs for tests and the demo.
     retell_timeout_seconds: float = Field(30.0, gt=0, validation_alias="RETELL_TIMEOUT_SECONDS")
     delivery_timeout_seconds: float = Field(
@@ -96,6 +100,13 @@ class Settings(BaseSettings):
         if any(len(t.get_secret_value()) < 16 for t in tokens):
             raise ValueError("each token must be at least 16 characters")
         return tokens
+
+    @field_validator("connector_console_secret")
+    @classmethod
+    def _console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or unset, to generate one)")
+        return value
 
     @field_validator("retell_api_key")
     @classmethod
@@ -153,7 +164,9 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Everything secret in these settings, for the log redactor."""
-        return [self.retell_api_key.get_secret_value(), *self.token_list()]
+        console = self.connector_console_secret
+        extra = [console.get_secret_value()] if console is not None else []
+        return [self.retell_api_key.get_secret_value(), *self.token_list(), *extra]
 
 
 def load_settings(**overrides: Any) -> Settings:

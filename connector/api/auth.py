@@ -6,13 +6,11 @@ configured token. ``g.token_scope`` names the caller without keeping the token i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from flask import Blueprint, g, request
 
 from connector.problems import Unauthenticated
 from connector.services import services
+from connector.tenancy import match_token
 
 __all__ = ["protect"]
 
@@ -23,13 +21,10 @@ def _authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send the connector API token as 'Authorization: Bearer <token>'.")
     token = token.strip()
-    known = services().settings.token_list()
-    matched = False
-    for candidate in known:
-        matched |= hmac.compare_digest(candidate.encode(), token.encode())
-    if not matched:
+    owner = match_token(services().settings.token_list(), token)
+    if owner is None:
         raise Unauthenticated("The bearer token is not one of the connector's API tokens.")
-    g.token_scope = hashlib.sha256(token.encode()).hexdigest()[:16]
+    g.token_scope = owner
 
 
 def protect(bp: Blueprint) -> Blueprint:

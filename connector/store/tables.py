@@ -26,6 +26,7 @@ __all__ = [
     "metadata",
     "queued_call_attempts",
     "queued_calls",
+    "secrets",
     "subscriptions",
 ]
 
@@ -104,6 +105,11 @@ deliveries = Table(
     Index("connector_deliveries_due", "state", "next_attempt_at"),
     Index("connector_deliveries_leases", "state", "lease_until"),
     Index("connector_deliveries_subscription", "subscription_id", "state"),
+    # The console's delivery log (issue 12): newest first per owner, by state, by subscription.
+    Index("connector_deliveries_owner_created", "owner", "created_at", "id"),
+    Index("connector_deliveries_owner_state", "owner", "state", "created_at", "id"),
+    Index("connector_deliveries_subscription_created", "subscription_id", "created_at", "id"),
+    Index("connector_deliveries_owner_delivered", "owner", "delivered_at"),
 )
 
 # Each delivery attempt, for the delivery log.
@@ -118,6 +124,7 @@ delivery_attempts = Table(
     Column("duration_ms", Float, nullable=False),
     Column("response_body", Text),
     PrimaryKeyConstraint("delivery_id", "attempt"),
+    Index("connector_delivery_attempts_at", "at"),  # the console's attempts per hour
 )
 
 # Campaigns (issue 11): one row per (token, campaign name), created with its first queued call.
@@ -225,4 +232,14 @@ inbound_answers = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("connector_inbound_answers_expiry", "expires_at"),
+)
+
+# Secrets the connector makes for itself once and every process shares (the console's cookie
+# signing key when CONNECTOR_CONSOLE_SECRET is unset): the first process to start writes it.
+secrets = Table(
+    "connector_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )
