@@ -115,9 +115,12 @@ class Dialer:
             room = self._threads - self._busy
         if room <= 0:
             return 0
-        # Retell's concurrency is read only while calls are waiting: an idle connector (most
-        # of them, most of the time) never asks.
-        budget = self._gauge.budget() if self._queue.has_due() else 0
+        # Retell's concurrency is read, and a claim made, only while calls are waiting: an idle
+        # connector (most of them, most of the time) neither asks Retell nor locks the store.
+        due, stale = self._queue.waiting()
+        if not (due or stale):
+            return 0
+        budget = self._gauge.budget() if due else 0
         jobs, deliveries = self._queue.claim(self.name, budget, limit=room)
         if deliveries:
             self._wake_delivery()

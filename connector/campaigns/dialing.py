@@ -110,12 +110,32 @@ class DialQueue:
         with self._engine.connect() as own:
             return int(own.execute(query).scalar() or 0)
 
-    def has_due(self) -> bool:
-        """Whether any queued call is due now (Retell's figures are only read then)."""
+    def waiting(self) -> tuple[bool, bool]:
+        """(a call of a running campaign is due, an uncertain dial's lease ran out), read
+        without locks.
+
+        The dialer takes the write lock for a claim, and reads Retell's figures, only then:
+        on SQLite every write transaction holds up every other writer of the database.
+        """
+        now = self._clock()
         c = queued_calls.c
-        query = select(c.id).where(c.state == "queued", c.next_attempt_at <= self._clock()).limit(1)
+        due = (
+            select(c.id)
+            .select_from(
+                queued_calls.join(
+                    campaigns,
+                    (campaigns.c.owner == c.owner) & (campaigns.c.name == c.campaign),
+                )
+            )
+            .where(c.state == "queued", c.next_attempt_at <= now, campaigns.c.paused == 0)
+            .limit(1)
+        )
+        stale = select(c.id).where(c.state == "dialing", c.lease_until < now).limit(1)
         with self._engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            return (
+                conn.execute(due).first() is not None,
+                conn.execute(stale).first() is not None,
+            )
 
     def claim(self, worker: str, budget: int, *, limit: int = 32) -> tuple[list[DialJob], int]:
         """Up to ``limit`` jobs for ``worker``: uncertain dials whose lease ran out, then due
@@ -417,14 +437,17 @@ class DialQueue:
         """Placed attempts not heard of for ``older_than`` seconds: (key, call_id, placed_at)."""
         now = self._clock()
         a = queued_call_attempts.c
+        query = (
+            select(a.upstream_key, a.call_id, a.placed_at)
+            .where(a.state == "placed", a.checked_at < now - older_than)
+            .order_by(a.checked_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:  # most of the time there are none: no lock
+            if conn.execute(query).first() is None:
+                return []
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(a.upstream_key, a.call_id, a.placed_at)
-                .where(a.state == "placed", a.checked_at < now - older_than)
-                .order_by(a.checked_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(query.with_for_update(skip_locked=True)).all()
             if rows:
                 conn.execute(
                     update(queued_call_attempts)
@@ -438,13 +461,12 @@ class DialQueue:
         now = self._clock()
         c = queued_calls.c
         deliveries = 0
+        query = select(queued_calls).where(c.state == "queued", c.expires_at <= now).limit(limit)
+        with self._engine.connect() as conn:  # most of the time there are none: no lock
+            if conn.execute(query).first() is None:
+                return 0
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(queued_calls)
-                .where(c.state == "queued", c.expires_at <= now)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(query.with_for_update(skip_locked=True)).all()
             for row in rows:
                 deliveries += self._expire(
                     conn, row, now, "expires_at passed before it was dialled"

@@ -325,3 +325,17 @@ def test_unreported_calls_are_handed_out_for_a_lookup_once_per_period(q: Queue) 
     q.clock.now += 31
     assert [k for k, _c, _p in q.dial.unreported(older_than=30, limit=10)] == [job.key]
     assert q.dial.unreported(older_than=30, limit=10) == []
+
+
+def test_waiting_sees_due_calls_of_running_campaigns_and_stale_dials(q: Queue) -> None:
+    """The lock-free look before a claim: nothing, a due call, a paused one, a stale dial."""
+    assert q.dial.waiting() == (False, False)
+    q.add(campaign="held")
+    assert q.dial.waiting() == (True, False)
+    q.store.set_paused(OWNER, "held", True)
+    assert q.dial.waiting() == (False, False)
+    q.store.set_paused(OWNER, "held", False)
+    q.claim()
+    assert q.dial.waiting() == (False, False)
+    q.clock.now += 11  # the dial's lease ran out
+    assert q.dial.waiting() == (False, True)
