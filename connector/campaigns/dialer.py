@@ -36,7 +36,7 @@ from typing import Any, Final
 from connector.campaigns.capacity import CapacityGauge
 from connector.campaigns.dialing import DialJob, DialQueue, Settled
 from connector.metrics import CAMPAIGN_DIALS
-from connector.retell.client import RetellClient
+from connector.retell.client import CONNECTOR_TAG, RetellClient
 from connector.retell.errors import (
     RetellAuthError,
     RetellError,
@@ -234,7 +234,7 @@ class Dialer:
         if event not in ENDING_EVENTS:
             return False
         metadata = call.get("metadata")
-        key = metadata.get("retell_connector_request_id") if isinstance(metadata, dict) else None
+        key = metadata.get(CONNECTOR_TAG) if isinstance(metadata, dict) else None
         if not isinstance(key, str) or not key.startswith("rq-"):
             return False
         reason = call.get("disconnection_reason")

@@ -39,6 +39,8 @@ from connector.campaigns.queue import (
     queued_view,
 )
 from connector.campaigns.windows import DEFAULT_WINDOW, CallWindow, is_open
+from connector.flatten import QUEUE_METADATA
+from connector.retell.client import CONNECTOR_TAG
 from connector.store.tables import campaigns, queued_call_attempts, queued_calls
 
 __all__ = ["DialJob", "DialQueue", "Settled", "upstream_key"]
@@ -70,9 +72,9 @@ class DialJob:
         """The create-phone-call body: tagged with the key, the queue id and the campaign."""
         metadata = {
             **(self.request.get("metadata") or {}),
-            "retell_connector_request_id": self.key,
-            "retell_connector_queued_call_id": self.queued_id,
-            "retell_connector_campaign": self.campaign,
+            CONNECTOR_TAG: self.key,
+            QUEUE_METADATA["queued_call_id"]: self.queued_id,
+            QUEUE_METADATA["campaign"]: self.campaign,
         }
         return {**self.request, "metadata": metadata, "idempotency_key": self.key}
 
