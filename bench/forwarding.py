@@ -99,8 +99,8 @@ def _drain(
     return started, time.time(), meter.use
 
 
-def _paced_latency(database: str, size: Size, receiver: Receiver) -> float:
-    """Start time of a steady run of events through ``serve`` with delivery on."""
+def _paced_latency(database: str, size: Size) -> float:
+    """Events at a steady pace through ``serve`` with delivery on; returns when it began."""
     started = time.time()
     with connector(database) as server, httpx.Client() as http:
         for headers, body in signed_events(size.paced_events, tag="p3p"):
@@ -150,7 +150,7 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
     for subscription_id in subs["ceiling"]:  # the latency run delivers to the connector's only
         store.delete(OWNER, subscription_id)
     engine.dispose()
-    paced_from = _paced_latency(database, size, receiver)
+    paced_from = _paced_latency(database, size)
     arrivals = receiver.arrivals()
 
     drains: dict[str, list[_Drain]] = {side: [] for side in SIDES}
