@@ -3,14 +3,18 @@
 ``serve`` starts them in every gunicorn worker; ``retell-connector worker`` runs only them,
 until SIGTERM. Each loop is a thread with the same small surface (``start``,
 ``request_stop``, ``stop``, ``alive``); the runner adds nothing but doing it for all of them.
+``LoopThread`` is that surface for a loop of ``run_once`` turns.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
-__all__ = ["Loop", "Runner"]
+__all__ = ["Loop", "LoopThread", "Runner"]
+
+log = logging.getLogger(__name__)
 
 
 class Loop(Protocol):
@@ -24,6 +28,59 @@ class Loop(Protocol):
     def request_stop(self) -> None: ...
 
     def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class LoopThread:
+    """``run_once`` turns on a daemon thread until stopped: the next turn at once after a busy
+    one, else after ``idle_seconds`` or a ``wake``; an error is logged and the loop goes on."""
+
+    thread_name = "loop"
+
+    def __init__(self, *, idle_seconds: float) -> None:
+        self._idle = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """One turn; how much work it started (0: idle)."""
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once() > 0
+            except Exception:
+                log.exception("%s loop failed; retrying", self.thread_name)
+                busy = False
+            if not busy:
+                self._wake.wait(self._idle)
+                self._wake.clear()
+
+    def start(self) -> LoopThread:
+        self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to return after the current turn (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
 
 
 class Runner:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from connector.background import LoopThread
 from connector.campaigns.capacity import CapacityGauge
 from connector.campaigns.dialing import DialJob, DialQueue, Settled
 from connector.metrics import CAMPAIGN_DIALS
@@ -57,8 +58,10 @@ _ACCOUNT_PROBLEM_WAIT_SECONDS: Final = 60.0
 _NOT_REACHED_WAIT_SECONDS: Final = 2.0
 
 
-class Dialer:
+class Dialer(LoopThread):
     """Dials queued calls until stopped."""
+
+    thread_name = "dialer"
 
     def __init__(
         self,
@@ -74,10 +77,10 @@ class Dialer:
         wake_delivery: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(idle_seconds=idle_seconds)
         self._queue = queue
         self._retell = retell
         self._gauge = gauge
-        self._idle = idle_seconds
         self._housekeeping = housekeeping_seconds
         self._poll_after = poll_after_seconds
         self._safety = safety_seconds
@@ -88,9 +91,6 @@ class Dialer:
         self._busy = 0
         self._lock = threading.Lock()
         self._last_housekeeping = float("-inf")
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     @property
@@ -102,9 +102,6 @@ class Dialer:
         return self._gauge
 
     # -- the loop --------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def run_once(self) -> int:
         """One turn: housekeeping when due, then claim and start dials; how many started."""
@@ -271,38 +268,8 @@ class Dialer:
             self._wake.clear()
         raise TimeoutError("the queue did not reach the expected state in time")
 
-    def run(self) -> None:
-        """Loop until ``stop``; errors are logged and retried, never fatal."""
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once() > 0
-            except Exception:
-                log.exception("dialer loop failed; retrying")
-                busy = False
-            if not busy:
-                self._wake.wait(self._idle)
-                self._wake.clear()
-
-    def start(self) -> Dialer:
-        self._thread = threading.Thread(target=self.run, name="dialer", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming and finish the dials under way (their outcomes are recorded)."""
         self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.join(timeout)
         self._pool.shutdown(wait=True)
