@@ -19,6 +19,10 @@ from connector.campaigns.factory import build_dialer
 from connector.campaigns.queue import QueueStore
 from connector.campaigns.service import CampaignService
 from connector.delivery.factory import build_worker
+from connector.delivery.ssrf import guarded_transport
+from connector.inbound.responder import Responders
+from connector.inbound.service import InboundService
+from connector.limits import MAX_REQUEST_BYTES
 from connector.logs import configure_logging
 from connector.metrics import REQUESTS
 from connector.retell import timing as retell_timing
@@ -33,8 +37,6 @@ from connector.store.inbox import EventInbox
 from connector.store.subscriptions import SubscriptionStore
 
 __all__ = ["create_app"]
-
-MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def create_app(
@@ -86,6 +88,10 @@ def create_app(
         worker=worker,
         campaigns=CampaignService(QueueStore(engine), keys, wake_dialer=dialer.wake),
         dialer=dialer,
+        inbound=InboundService(
+            engine,
+            Responders(guarded_transport(allow_private=settings.connector_allow_private_targets)),
+        ),
     )
     if run_delivery:
         Runner({"delivery": worker, "dialer": dialer}).start()

@@ -14,6 +14,7 @@ from connector.calls import CallService
 from connector.campaigns.dialer import Dialer
 from connector.campaigns.service import CampaignService
 from connector.delivery.worker import DeliveryWorker
+from connector.inbound.service import InboundService
 from connector.retell.client import RetellClient
 from connector.settings import Settings
 from connector.store.delivery_log import DeliveryLog
@@ -41,6 +42,7 @@ class Services:
     worker: DeliveryWorker
     campaigns: CampaignService
     dialer: Dialer
+    inbound: InboundService
 
     def wake_delivery(self) -> None:
         """Tell this process's delivery loop that new work is due (others poll)."""

@@ -13,50 +13,34 @@ and changes only its own rules and contacts.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from connector import jsontext
 from connector.api.auth import protect
 from connector.api.body import json_body
 from connector.api.params import limit_arg
 from connector.api.signed import signed_retell_body
-from connector.delivery.ssrf import guarded_transport
 from connector.inbound.contacts import parse_contact, parse_contact_number
 from connector.inbound.request import INBOUND_EVENT, parse_inbound
-from connector.inbound.responder import Responders
 from connector.inbound.rules import parse_rule
 from connector.inbound.service import InboundService
 from connector.problems import FieldError, MalformedBody, NotFound
 from connector.services import services
 
-__all__ = ["EXTENSION", "answers_inbound", "bp", "inbound", "webhook_bp"]
+__all__ = ["answers_inbound", "bp", "inbound", "webhook_bp"]
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "connector_inbound"
-_BUILD_LOCK = threading.Lock()
 
 webhook_bp = Blueprint("inbound_webhook", __name__, url_prefix="/v1/webhooks")
 bp = protect(Blueprint("inbound", __name__, url_prefix="/v1/inbound"))
 
 
 def inbound() -> InboundService:
-    """This app's inbound service, built on first use from its services."""
-    found: InboundService | None = current_app.extensions.get(EXTENSION)
-    if found is None:
-        with _BUILD_LOCK:
-            found = current_app.extensions.get(EXTENSION)
-            if found is None:
-                svc = services()
-                allow = svc.settings.connector_allow_private_targets
-                found = InboundService(
-                    svc.engine, Responders(guarded_transport(allow_private=allow))
-                )
-                current_app.extensions[EXTENSION] = found
-    return found
+    """This app's inbound service."""
+    return services().inbound
 
 
 # --- Retell's inbound webhook --------------------------------------------------------

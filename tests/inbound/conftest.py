@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
-from connector.api.inbound import EXTENSION
 from connector.app import create_app
 from connector.delivery.ssrf import guarded_transport
 from connector.inbound.responder import Responders
@@ -80,7 +79,9 @@ def app(tmp_path: Path, retell: FakeRetell, engine: Engine, clock: Clock) -> Ite
         configure_logs=False,
     )
     service = InboundService(engine, Responders(guarded_transport(allow_private=True)), clock=clock)
-    built.extensions[EXTENSION] = service
+    services: Services = built.extensions["connector"]
+    services.inbound.close()
+    services.inbound = service  # the same service, on the test's clock
     yield built
     service.close()
 
@@ -98,7 +99,7 @@ def svc(app: Flask) -> Services:
 
 @pytest.fixture
 def inbound(app: Flask) -> InboundService:
-    found: InboundService = app.extensions[EXTENSION]
+    found: InboundService = app.extensions["connector"].inbound
     return found
 
 
