@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -259,3 +260,12 @@ def test_each_platform_download_is_a_zip_for_this_address(
 
 def test_an_unknown_download_is_404(user: FlaskClient) -> None:
     assert user.get("/console/setup/myspace.zip").status_code == 404
+
+
+def test_the_overview_still_shows_when_retell_fails(user: FlaskClient, retell: Any) -> None:
+    """Retell erring on the concurrency read leaves the rest of the overview intact."""
+    retell.reply("GET", "/get-concurrency", 500, {"status": "error", "message": "down"})
+    page = user.get("/console/")
+    assert page.status_code == 200
+    assert "Retell did not say right now" in page.text
+    assert "Events received per hour" in page.text

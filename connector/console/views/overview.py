@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from connector.console.charts import Series, bar_chart, line_chart
@@ -9,12 +11,18 @@ from connector.console.web import bp, console, owner, render
 from connector.retell.errors import RetellError
 from connector.services import services
 
+RETELL_WAIT_SECONDS = 2.0
+# Retell is asked on a thread of its own so a slow or unreachable Retell delays the overview
+# by at most RETELL_WAIT_SECONDS (the read itself is bounded by the client's timeout).
+_retell_reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="console-retell")
+
 
 def concurrency() -> dict[str, Any] | None:
     """Retell's calls in flight and limit; None when Retell cannot say right now."""
+    asked = _retell_reads.submit(services().retell.get_concurrency)
     try:
-        found = services().retell.get_concurrency()
-    except RetellError:
+        found = asked.result(timeout=RETELL_WAIT_SECONDS)
+    except (RetellError, FutureTimeout):
         return None
     current, limit = found.get("current_concurrency"), found.get("concurrency_limit")
     if not isinstance(current, int) or not isinstance(limit, int) or limit <= 0:
