@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Select, case, func, or_, select
 
 from connector.store.tables import deliveries, delivery_attempts, events
 
-__all__ = ["HOUR", "DayStats", "DeliveryStats", "percentile"]
+__all__ = ["HOUR", "DayStats", "DeliveryStats"]
 
 HOUR = 3600.0
 HOURS = 24
@@ -37,14 +37,6 @@ class DayStats:
     latency_p50: list[float | None]  # seconds from event to 2xx, per hour
     latency_p95: list[float | None]
     dead_letters: int
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of already sorted values; None when there are none."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def _rank(count: int, percent: int) -> int:
