@@ -4,10 +4,11 @@ Throughput, both sides on one store and one receiver: every subscription exists 
 set for the connector (``/connector/<n>`` on the receiver) and one for the stripped sender
 (``/ceiling/<n>``, ``bench.stripped`` send). Each round stores a burst of events through
 the connector's own ``EventInbox`` (the code ingest runs) with their deliveries *parked* in
-the future, so that both sides' processes can be started once and sit idle; then it
-releases one side's deliveries (due now), measures how fast that side's two processes
-(``retell-connector worker`` x 2, or two stripped senders) drain them, and then the other
-side's; the side that goes first alternates by round. Rate = deliveries ÷ (last arrival -
+the future; then, for one side at a time (the side that goes first alternates by round),
+it starts that side's two processes (``retell-connector worker`` x 2, or two stripped
+senders; only one side's run at once, since either would claim any due delivery), waits
+until they are up and idle, releases that side's deliveries (due now), measures how fast
+they drain them, and stops them. Rate = deliveries ÷ (last arrival -
 first arrival), so start-up and the idle poll are not counted; CPU per delivery is the
 side's process trees (and PostgreSQL's backends of the database) from release to drained.
 
@@ -99,6 +100,18 @@ def _drain(
     return started, time.time(), meter.use
 
 
+def _start(side: str, database: str) -> list[Process]:
+    """Two delivery processes of ``side``, running (idle while the deliveries are parked)."""
+    if side == "connector":
+        processes = [worker(database), worker(database)]
+    else:
+        command = ["-m", "bench.stripped", "send", "--database", database]
+        processes = [Process(command, ready="") for _ in range(2)]
+    for process in processes:
+        process.wait_for_output("running")
+    return processes
+
+
 def _paced_latency(database: str, size: Size) -> float:
     """Events at a steady pace through ``serve`` with delivery on; returns when it began."""
     started = time.time()
@@ -125,28 +138,17 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
         ]
         for side in SIDES
     }
-    sides = {
-        "connector": [worker(database), worker(database)],
-        "ceiling": [
-            Process(["-m", "bench.stripped", "send", "--database", database], ready="")
-            for _ in range(2)
-        ],
-    }
     windows: dict[str, list[tuple[float, float, CpuUse]]] = {side: [] for side in SIDES}
-    try:
-        for process in sides["connector"]:
-            process.wait_for_output("running")
-        for process in sides["ceiling"]:
-            process.wait_for_output("running")
-        for round_ in range(size.rounds):
-            _store_burst(engine, count, tag=f"p3{label[0]}{subscribers}r{round_}")
-            order = SIDES if round_ % 2 else SIDES[::-1]
-            for side in order:
-                windows[side].append(_drain(engine, database, sides[side], subs[side]))
-    finally:
-        for processes in sides.values():
-            for process in processes:
-                process.stop()
+    for round_ in range(size.rounds):
+        _store_burst(engine, count, tag=f"p3{label[0]}{subscribers}r{round_}")
+        for side in SIDES if round_ % 2 else SIDES[::-1]:
+            # Only this side's processes run: any of them would claim any due delivery.
+            processes = _start(side, database)
+            try:
+                windows[side].append(_drain(engine, database, processes, subs[side]))
+            finally:
+                for process in processes:
+                    process.stop()
     for subscription_id in subs["ceiling"]:  # the latency run delivers to the connector's only
         store.delete(OWNER, subscription_id)
     engine.dispose()
