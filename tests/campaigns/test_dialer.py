@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy import Engine
 
 from connector.app import create_app
 from connector.campaigns.capacity import Reading, budget_from
+from connector.campaigns.dialer import Dialer
+from connector.retell.client import RetellClient
 from connector.retell.retry import RetryPolicy
 from connector.retell.signature import sign
 from connector.services import Services
@@ -296,3 +299,24 @@ def test_an_idle_dialer_never_asks_retell(
     queued = queue(client)
     run_until(svc, client, queued["id"], "calling")
     assert retell.sent("GET", "/get-concurrency") != []
+
+
+def test_an_ambiguous_dial_past_retells_key_window_fails_rather_than_dial_again(
+    client: FlaskClient, svc: Services, retell: FakeRetell
+) -> None:
+    """Not found and older than Retell's one-hour key window: the queued call fails as
+    outcome unknown, and no second create is sent."""
+    retell.reply("POST", "/v2/create-phone-call", 500, {"message": "upstream broke"})
+    queued = queue(client)
+    svc.dialer.drain(10, until=lambda: retell.sent("POST", "/v2/create-phone-call") != [])
+    client_of = RetellClient(
+        api_key=RETELL_KEY, base_url="https://retell.test", transport=retell.transport
+    )
+    late = Dialer(svc.dialer.queue, client_of, svc.dialer.gauge, clock=lambda: time.time() + 3600)
+    try:
+        late.drain(10, until=lambda: state_of(client, queued["id"])["state"] == "failed")
+    finally:
+        late.stop()
+    failed = state_of(client, queued["id"])
+    assert "will not dial again" in failed["reason"]
+    assert len(retell.sent("POST", "/v2/create-phone-call")) == 1
