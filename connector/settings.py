@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     call_safety_seconds: float = Field(
         7200.0, gt=0, validation_alias="CONNECTOR_CALL_SAFETY_SECONDS"
     )
+    # Finished queued calls (completed, failed, expired, cancelled) are kept this long.
+    connector_queue_retention_days: float = Field(
+        30.0, gt=0, validation_alias="CONNECTOR_QUEUE_RETENTION_DAYS"
+    )
 
     @field_validator("connector_api_tokens", mode="before")
     @classmethod

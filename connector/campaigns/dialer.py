@@ -56,6 +56,7 @@ _KEY_WINDOW_MARGIN: Final = 300.0
 _RETRY_UNCERTAIN_SECONDS: Final = 2.0
 _ACCOUNT_PROBLEM_WAIT_SECONDS: Final = 60.0
 _NOT_REACHED_WAIT_SECONDS: Final = 2.0
+PURGE_EVERY_SECONDS: Final = 3600.0
 
 
 class Dialer(LoopThread):
@@ -74,6 +75,7 @@ class Dialer(LoopThread):
         housekeeping_seconds: float = 1.0,
         poll_after_seconds: float = 30.0,
         safety_seconds: float = 7200.0,
+        retention_seconds: float = 30 * 86_400.0,
         wake_delivery: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -91,6 +93,8 @@ class Dialer(LoopThread):
         self._busy = 0
         self._lock = threading.Lock()
         self._last_housekeeping = float("-inf")
+        self._retention = retention_seconds
+        self._last_purge = float("-inf")
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     @property
@@ -128,9 +132,15 @@ class Dialer(LoopThread):
         return len(jobs)
 
     def housekeeping(self) -> None:
-        """Expire what passed its ``expires_at``; ask Retell about calls that never reported."""
+        """Expire what passed its ``expires_at``; ask Retell about calls that never reported;
+        once an hour, forget calls finished longer ago than the retention."""
         if self._queue.expire_due():
             self._wake_delivery()
+        if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            purged = self._queue.purge_finished(older_than=self._retention)
+            if purged:
+                log.info("forgot %d queued calls finished over the retention period", purged)
         for key, call_id, placed_at in self._queue.unreported(
             older_than=self._poll_after, limit=self._threads
         ):

@@ -26,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.engine import Row
 
 from connector.campaigns.notices import EXPIRED, FAILED, queue_event
 from connector.campaigns.policy import RetryPolicy, judge
 from connector.campaigns.queue import (
     ACTIVE_STATES,
+    FINAL_STATES,
     attempt_views,
     campaign_window,
     first_opening,
@@ -457,6 +458,24 @@ class DialQueue:
                     .values(checked_at=now)
                 )
         return [(r.upstream_key, r.call_id, r.placed_at or now) for r in rows]
+
+    def purge_finished(self, *, older_than: float, limit: int = 1000) -> int:
+        """Delete calls that reached a final state more than ``older_than`` seconds ago, with
+        their attempts (retention; campaign counts then cover the calls kept). How many."""
+        c, a = queued_calls.c, queued_call_attempts.c
+        query = (
+            select(c.id)
+            .where(c.state.in_(FINAL_STATES), c.finished_at < self._clock() - older_than)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:  # most of the time there are none: no lock
+            ids = list(conn.execute(query).scalars())
+        if not ids:
+            return 0
+        with self._engine.begin() as conn:
+            conn.execute(delete(queued_call_attempts).where(a.queued_call_id.in_(ids)))
+            gone = conn.execute(delete(queued_calls).where(c.id.in_(ids)))
+        return int(gone.rowcount or 0)
 
     def expire_due(self, *, limit: int = 200) -> int:
         """Queued calls whose ``expires_at`` passed: expired, each with its event."""

@@ -52,5 +52,6 @@ def build_dialer(
         threads=DIAL_THREADS,
         poll_after_seconds=settings.call_poll_seconds,
         safety_seconds=settings.call_safety_seconds,
+        retention_seconds=settings.connector_queue_retention_days * 86_400,
         wake_delivery=wake_delivery,
     )

@@ -339,3 +339,19 @@ def test_waiting_sees_due_calls_of_running_campaigns_and_stale_dials(q: Queue) -
     assert q.dial.waiting() == (False, False)
     q.clock.now += 11  # the dial's lease ran out
     assert q.dial.waiting() == (False, True)
+
+
+def test_finished_calls_are_forgotten_after_the_retention(q: Queue) -> None:
+    """Calls finished longer ago than the retention go, with their attempts; others stay."""
+    done = q.add()
+    (job,) = q.claim()
+    q.end(job, "agent_hangup")
+    waiting = q.add()
+    q.clock.now += 100
+    assert q.dial.purge_finished(older_than=200) == 0
+    q.clock.now += 101
+    assert q.dial.purge_finished(older_than=200) == 1
+    assert q.store.get(OWNER, done["id"]) is None
+    assert q.store.get(OWNER, waiting["id"]) is not None
+    with q.engine.connect() as conn:
+        assert conn.execute(select(queued_call_attempts)).all() == []
