@@ -226,3 +226,22 @@ def test_console_pages_send_the_security_headers(user: FlaskClient, page: str) -
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert "<script" not in response.text
     assert " style=" not in response.text
+
+
+def test_a_short_console_secret_stops_start_up_naming_it(tmp_path: Path) -> None:
+    """CONNECTOR_CONSOLE_SECRET under 32 characters is refused with one line naming it."""
+    from connector.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="CONNECTOR_CONSOLE_SECRET must be at least 32"):
+        load_settings(
+            _env_file=None,
+            retell_api_key="k",
+            connector_api_tokens=TOKEN,
+            connector_console_secret="short",
+        )
+
+
+def test_the_console_secret_is_redacted_from_logs(tmp_path: Path) -> None:
+    """A configured console secret is among the values the log redactor hides."""
+    settings = make_settings(tmp_path, connector_console_secret="c" * 40)
+    assert "c" * 40 in settings.secret_values()
