@@ -257,6 +257,25 @@ def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
             dict[str, Any], schemas.get(ref.removeprefix("schemas/"), {}).get("properties", {})
         )
 
+    reg = _registry_of(schemas)
+
+    def followed(ref: str, prop: Any) -> Any:
+        """A property as a form shows it: a ``$ref`` (a field shared with another schema)
+        followed, the keywords beside it winning."""
+        base = schemas.get(ref.removeprefix("schemas/"), {}).get("$id", "")
+        resolver = reg.resolver(base_uri=base)
+        for _ in range(8):  # a chain of shared fields, bounded
+            target = prop.get("$ref") if isinstance(prop, dict) else None
+            if not isinstance(target, str):
+                break
+            try:
+                resolved = resolver.lookup(target)
+            except Unresolvable:
+                break  # reported by _check_refs
+            resolver = resolved.resolver
+            prop = {**resolved.contents, **{k: v for k, v in prop.items() if k != "$ref"}}
+        return prop
+
     for where, ref in _schema_refs(manifest, "$"):
         if ref.removeprefix("schemas/") not in schemas:
             yield f"manifest.json at {where}: {ref} does not exist"
@@ -266,12 +285,20 @@ def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
     for action in manifest["actions"]:
         properties = properties_of(action["input"])
         for field, prop in properties.items():
+            prop = followed(action["input"], prop)
             for keyword in ("title", "description"):
                 if not (isinstance(prop, dict) and prop.get(keyword)):
                     yield f"{action['input']}: property {field!r} has no {keyword} (forms need it)"
         idempotency = action.get("idempotency")
         if idempotency and idempotency["field"] not in properties:
             yield f"manifest.json: action {action['key']!r}: idempotency field not in its input"
+        required = schemas.get(action["input"].removeprefix("schemas/"), {}).get("required", [])
+        for name in re.findall(r"\{([^{}/]+)\}", action["path"]):
+            if name not in properties or name not in required:
+                yield (
+                    f"manifest.json: action {action['key']!r}: path part {{{name}}} is not a "
+                    "required field of its input"
+                )
     sources = {option["path"] for option in manifest["options"]}
     for name, schema in schemas.items():
         for pointer, node in _walk(schema, "#"):
@@ -286,11 +313,36 @@ def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
                     f"manifest.json: trigger {trigger['key']!r}: filter {field['key']!r} "
                     "options source is not a manifest option path"
                 )
+        yield from _check_events(trigger, schemas)
         if trigger["dedupe_key"] not in properties_of(trigger["output"]):
             yield f"manifest.json: trigger {trigger['key']!r}: dedupe_key is not in its output"
     auth = manifest["auth"]
     if auth["connection_label"] not in properties_of(auth["test"]["output"]):
         yield "manifest.json: auth.connection_label is not a property of the test's output"
+
+
+def _check_events(trigger: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """The events a trigger offers are exactly those its subscribe input accepts, so that
+    every event a subscription can ask for has a label on every platform."""
+    subscribe = trigger.get("subscribe") or {}
+    schema = schemas.get(str(subscribe.get("input", "")).removeprefix("schemas/"), {})
+    events = schema.get("properties", {}).get("events", {})
+    accepted = (events.get("items") or {}).get("enum") if isinstance(events, dict) else None
+    if not isinstance(accepted, list):
+        return
+    offered = [event["value"] for event in trigger["events"]]
+    for value in accepted:
+        if value not in offered:
+            yield (
+                f"manifest.json: trigger {trigger['key']!r}: event {value!r} is accepted by "
+                f"{subscribe['input']} but has no entry (label) in the trigger's events"
+            )
+    for value in offered:
+        if value not in accepted:
+            yield (
+                f"manifest.json: trigger {trigger['key']!r}: event {value!r} is not accepted "
+                f"by {subscribe['input']}"
+            )
 
 
 def _schema_refs(node: Any, where: str) -> Iterator[tuple[str, str]]:

@@ -60,6 +60,11 @@ def test_actions_and_options_match_the_http_surface() -> None:
     assert routes == {
         ("create_phone_call", "POST", "/v1/actions/create-phone-call"),
         ("get_call", "GET", "/v1/actions/get-call"),
+        ("queue_phone_call", "POST", "/v1/actions/queue-phone-call"),
+        ("find_queued_call", "GET", "/v1/actions/find-queued-call"),
+        ("cancel_queued_call", "POST", "/v1/actions/cancel-queued-call"),
+        ("save_caller_context", "PUT", "/v1/inbound/contacts/{phone_number}"),
+        ("delete_caller_context", "DELETE", "/v1/inbound/contacts/{phone_number}"),
     }
     assert {o["path"] for o in data["options"]} == {
         "/v1/options/phone-numbers",
@@ -70,11 +75,20 @@ def test_actions_and_options_match_the_http_surface() -> None:
     assert [t["key"] for t in data["triggers"]] == ["call_events"]
 
 
-def test_create_action_declares_idempotency() -> None:
-    """Create Phone Call names the Idempotency-Key header and the idempotency_key field."""
-    (action,) = [a for a in manifest.load_manifest()["actions"] if a["kind"] == "create"]
+@pytest.mark.parametrize("key", ["create_phone_call", "queue_phone_call"])
+def test_dialling_actions_declare_idempotency(key: str) -> None:
+    """Create and Queue Phone Call name the Idempotency-Key header and idempotency_key field."""
+    (action,) = [a for a in manifest.load_manifest()["actions"] if a["key"] == key]
     assert action["idempotency"]["header"] == "Idempotency-Key"
     assert action["idempotency"]["field"] == "idempotency_key"
+
+
+def test_every_subscribable_event_has_a_label() -> None:
+    """The trigger offers, labelled, exactly the events its subscription accepts."""
+    (trigger,) = manifest.load_manifest()["triggers"]
+    accepted = manifest.load_schema(trigger["subscribe"]["input"])["properties"]["events"]
+    assert [e["value"] for e in trigger["events"]] == accepted["items"]["enum"]
+    assert all(e["label"] and e["when"] for e in trigger["events"])
 
 
 @pytest.mark.parametrize(
@@ -282,6 +296,30 @@ BROKEN: list[tuple[str, str, Callable[[Any], None], str]] = [
         "manifest.json",
         _set(["options", 2, "parameters", 0], {"name": "agent_id"}),
         "options[2].parameters[0]",
+    ),
+    (
+        "unlabelled-event",
+        "manifest.json",
+        lambda data: data["triggers"][0]["events"].pop(),
+        "event 'queued_call.expired' is accepted by schemas/subscription.input.json but has no",
+    ),
+    (
+        "unknown-event",
+        "manifest.json",
+        _set(["triggers", 0, "events", 0, "value"], "call_begun"),
+        "event 'call_begun' is not accepted by schemas/subscription.input.json",
+    ),
+    (
+        "path-part-not-an-input",
+        "manifest.json",
+        _set(["actions", 5, "path"], "/v1/inbound/contacts/{number}"),
+        "path part {number} is not a required field of its input",
+    ),
+    (
+        "untitled-shared-field",
+        "schemas/create-phone-call.input.json",
+        _set(["properties", "to_number", "title"], ""),
+        "schemas/queue-phone-call.input.json: property 'to_number' has no title",
     ),
     (
         "dependent-dropdown-filter",

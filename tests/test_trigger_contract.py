@@ -356,10 +356,13 @@ def test_trigger_refs_resolve() -> None:
 
 
 def test_trigger_events_match_events_module() -> None:
-    """The trigger's event values are CALL_EVENTS and its defaults DEFAULT_EVENTS."""
+    """The trigger's event values are every subscribable event (the call events, then the
+    connector's inbound and queued-call events), its defaults DEFAULT_EVENTS, and the events
+    polling lists exactly CALL_EVENTS."""
     events = trigger()["events"]
-    assert tuple(e["value"] for e in events) == CALL_EVENTS
+    assert tuple(e["value"] for e in events) == SUBSCRIBABLE_EVENTS + QUEUED_CALL_EVENTS
     assert tuple(e["value"] for e in events if e.get("default")) == DEFAULT_EVENTS
+    assert tuple(e["value"] for e in events if e.get("poll", True)) == CALL_EVENTS
 
 
 def test_trigger_shape() -> None:

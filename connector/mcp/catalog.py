@@ -173,7 +173,8 @@ def _trigger_tools(manifest: dict[str, Any]) -> Iterator[ToolSpec]:
         name, poll = TRIGGER_TOOLS.get(trigger["key"]), trigger.get("poll")
         if name is None or poll is None:
             continue
-        events = trigger["events"]
+        # connector events that polling does not list (poll: false) come by webhook only
+        events = [e for e in trigger["events"] if e.get("poll", True)]
         defaults = [e["value"] for e in events if e.get("default")]
         properties: dict[str, Any] = {}
         for spec in trigger.get("filters", []):

@@ -17,10 +17,12 @@ from connector.platforms.source import ConnectorSource
 __all__ = [
     "Located",
     "camel",
+    "form",
     "kebab",
     "merged_properties",
     "nullable",
     "pascal",
+    "path_names",
     "resolve",
     "sample",
     "types_of",
@@ -69,6 +71,44 @@ def resolve(source: ConnectorSource, located: Located) -> Located:
         for part in (p for p in pointer.split("/") if p):
             node = node[part.replace("~1", "/").replace("~0", "~")]
     raise ValueError(f"$ref chain too deep in {file}")
+
+
+def _absolute(node: Any, file: str) -> Any:
+    """``node`` with its local refs (``#/$defs/x``) made to name ``file``, so that they still
+    resolve once the node is copied into another schema."""
+    if isinstance(node, dict):
+        return {
+            key: f"{file}{value}"
+            if key == "$ref" and isinstance(value, str) and value.startswith("#")
+            else _absolute(value, file)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute(item, file) for item in node]
+    return node
+
+
+def form(source: ConnectorSource, ref: str) -> dict[str, Any]:
+    """An input schema as a form reads it: each property that is a ``$ref`` (Queue Phone
+    Call's fields are Create Phone Call's, Save Caller Context's are the inbound answer's)
+    replaced by what it points at, keywords written beside the ``$ref`` winning. The copied
+    nodes' own local refs are made to name their file, so they still resolve."""
+    file = ref.rsplit("/", 1)[-1]
+    schema = source.schemas[file]
+    properties: dict[str, Any] = {}
+    for key, prop in schema.get("properties", {}).items():
+        if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
+            target_file, target = resolve(source, (file, prop))
+            beside = {k: v for k, v in prop.items() if k != "$ref"}
+            prop = {**_absolute(target, target_file), **beside}
+        properties[key] = prop
+    return {**schema, "properties": properties}
+
+
+def path_names(path: str) -> list[str]:
+    """The ``{name}`` parts of an endpoint path, in order (``/v1/x/{id}`` → ``["id"]``): for
+    an action, input fields that travel in the path instead of the body or query."""
+    return re.findall(r"\{([^{}/]+)\}", path)
 
 
 def merged_properties(source: ConnectorSource, located: Located) -> dict[str, Located]:

@@ -102,13 +102,16 @@ def test_a_recursive_ref_is_refused() -> None:
 
 
 def test_recent_call_events_offers_the_trigger_filters_and_events() -> None:
-    """Its schema is built from the trigger's own filters, event names and a bounded limit."""
+    """Its schema is built from the trigger's own filters, the event names polling lists (not
+    the connector events marked poll: false, which the poll endpoint refuses) and a limit."""
     trigger = manifest.load_manifest()["triggers"][0]
     tool = real_catalog().get("recent_call_events")
     assert tool is not None
     properties = tool.input_schema["properties"]
     assert set(properties) == {f["key"] for f in trigger["filters"]} | {"limit"}
-    assert properties["events"]["items"]["enum"] == [e["value"] for e in trigger["events"]]
+    polled = [e["value"] for e in trigger["events"] if e.get("poll", True)]
+    assert properties["events"]["items"]["enum"] == polled
+    assert "queued_call.failed" not in polled
     assert properties["limit"]["maximum"] == 100
 
 

@@ -20,6 +20,7 @@ from connector import manifest as manifest_module
 from connector.platforms import export, load_source
 from connector.platforms.fields import input_fields, output_fields
 from connector.platforms.make.app import ERROR_TYPES, MAKECOMAPP, TARGET_FIELD
+from connector.platforms.schema import form
 from connector.platforms.source import ConnectorSource
 
 Doc = dict[str, Any]
@@ -143,7 +144,7 @@ def _field_problems(
 ) -> Iterator[str]:
     """Every input field of the schema is a parameter with its label and required flag."""
     by_name = _by_name(params)
-    for field in input_fields(source.schema(schema_ref)):
+    for field in input_fields(form(source, schema_ref)):
         if field.key in skip:
             continue
         param = by_name.get(field.key)
@@ -237,7 +238,13 @@ def _manifest_problems(
     for module_id in components["module"]:
         communication = code("module", module_id, "communication")
         if isinstance(communication, dict):
-            modules_by_route[(communication.get("method"), communication.get("url"))] = module_id
+            # a {name} part of the path is an IML expression of that module parameter
+            url = re.sub(
+                r"\{\{encodeURL\(trim\(parameters\.([a-z_]+)\)\)\}\}",
+                r"{\1}",
+                str(communication.get("url")),
+            )
+            modules_by_route[(communication.get("method"), url)] = module_id
     for action in source.manifest["actions"]:
         module_id = modules_by_route.get((action["method"], action["path"]))
         if module_id is None:
@@ -246,9 +253,10 @@ def _manifest_problems(
         params = code("module", module_id, "mappableParams") or []
         problems.extend(_field_problems(source, params, action["input"], module_id, set()))
         sent = code("module", module_id, "communication")
-        values = sent.get("body") or sent.get("qs") or {}
-        for field in input_fields(source.schema(action["input"])):
-            if f"parameters.{field.key}" not in str(values.get(field.key, "")):
+        values = {**(sent.get("body") or sent.get("qs") or {}), "(path)": sent.get("url")}
+        for field in input_fields(form(source, action["input"])):
+            where = "(path)" if f"{{{field.key}}}" in action["path"] else field.key
+            if f"parameters.{field.key}" not in str(values.get(where, "")):
                 problems.append(f"{module_id}: input field {field.key!r} is not sent")
         interface = code("module", module_id, "interface") or []
         problems.extend(_interface_problems(source, interface, action["output"], module_id))
@@ -521,6 +529,11 @@ def test_broken_export_is_rejected(
     [
         ("createPhoneCall", "Create a Phone Call", "action", "create"),
         ("getCall", "Get a Call", "search", "read"),
+        ("queuePhoneCall", "Queue a Phone Call", "action", "create"),
+        ("findQueuedCall", "Get a Queued Call", "search", "read"),
+        ("cancelQueuedCall", "Cancel a Queued Call", "action", "update"),
+        ("saveCallerContext", "Save a Caller Context", "action", "update"),
+        ("deleteCallerContext", "Delete a Caller Context", "action", "delete"),
         ("watchCallEvents", "Watch Call Events", "instant_trigger", None),
     ],
 )
@@ -548,6 +561,8 @@ def test_module_kind_and_label(
             "override_agent_version",
             "listAgentVersions",
         ),
+        ("module", "queuePhoneCall", "mappableParams", "from_number", "listPhoneNumbers"),
+        ("module", "saveCallerContext", "mappableParams", "override_agent_id", "listAgents"),
         ("webhook", "callEvents", "params", "agent_id", "listAgents"),
     ],
 )
@@ -663,6 +678,9 @@ def test_outcome_unknown_is_not_retryable(status: str, exported: Path) -> None:
     [
         ("createPhoneCall", "call.json"),
         ("getCall", "call.json"),
+        ("queuePhoneCall", "queued-call.json"),
+        ("saveCallerContext", "inbound-contact.json"),
+        ("deleteCallerContext", "inbound-contact.deleted.json"),
         ("watchCallEvents", "call-event.json"),
     ],
 )
@@ -671,6 +689,30 @@ def test_samples_are_valid_outputs(module_id: str, schema: str, exported: Path) 
     sample = json.loads(_component_file(exported, "module", module_id, "samples").read_text())
     errors = manifest_module.schema_validator(schema).iter_errors(sample)
     assert [e.message for e in errors] == []
+
+
+@pytest.mark.parametrize(
+    ("module_id", "method", "sent"),
+    [("saveCallerContext", "PUT", "body"), ("deleteCallerContext", "DELETE", None)],
+)
+def test_path_parts_come_from_the_module_form(
+    module_id: str, method: str, sent: str | None, exported: Path
+) -> None:
+    """The caller's number is a required field filled, URL-encoded, into the path, and is not
+    sent again in the body or query."""
+    path = _component_file(exported, "module", module_id, "communication")
+    communication = json.loads(path.read_text("utf-8"))
+    assert communication["method"] == method
+    assert communication["url"] == (
+        "/v1/inbound/contacts/{{encodeURL(trim(parameters.phone_number))}}"
+    )
+    assert "phone_number" not in communication.get("body", {})
+    assert "qs" not in communication
+    assert (sent in communication) if sent else "body" not in communication
+    params = json.loads(
+        _component_file(exported, "module", module_id, "mappableParams").read_text()
+    )
+    assert _by_name(params)["phone_number"]["required"] is True
 
 
 def test_files_are_named_after_their_component(exported: Path) -> None:

@@ -217,12 +217,69 @@ def test_required_fields_are_required_top_level_parameters(
 
 
 def test_operations_route_to_the_manifest_paths(source: ConnectorSource, names: Names) -> None:
-    """Each operation's request is the manifest action's method and path."""
+    """Each operation's request is the manifest action's method and path (a path with a
+    {name} part is an expression, see test_path_parts_are_filled_by_n8n)."""
     operations = [p for p in action_node(source, names)["properties"] if p["name"] == "operation"]
     routes = {o["name"]: o["routing"]["request"] for p in operations for o in p["options"]}
-    assert routes == {
-        a["label"]: {"method": a["method"], "url": a["path"]} for a in source.manifest["actions"]
+    plain = {a["label"]: a for a in source.manifest["actions"] if "{" not in a["path"]}
+    assert {label: routes[label] for label in plain} == {
+        label: {"method": a["method"], "url": a["path"]} for label, a in plain.items()
     }
+    assert len(routes) == len(source.manifest["actions"])
+
+
+# n8n's own expression engine renders an operation's URL from the node's parameters.
+REQUEST_URL = """
+const path = require('node:path');
+const { Workflow } = require('n8n-workflow');
+const [dir, file, operation, parameters] = process.argv.slice(1);
+const mod = require(path.join(dir, file));
+const type = new mod.RetellConnector();
+const node = { id: '1', name: 'node', type: 'x', typeVersion: 1, position: [0, 0],
+  parameters: JSON.parse(parameters) };
+const nodeTypes = { getByName: () => type, getByNameAndVersion: () => type, getKnownTypes: () => ({}) };
+const workflow = new Workflow({ id: 'w', nodes: [node], connections: {}, active: false, nodeTypes });
+const options = type.description.properties.filter((p) => p.name === 'operation')
+  .flatMap((p) => p.options);
+const { url, method } = options.find((o) => o.value === operation).routing.request;
+const rendered = workflow.expression.getParameterValue(
+  url, null, 0, 0, 'node', [], 'manual', {}, undefined, false);
+const shown = type.description.properties
+  .filter((p) => (p.displayOptions?.show?.operation || []).includes(operation))
+  .map((p) => ({ name: p.name, required: !!p.required, routed: p.routing !== undefined }));
+console.log(JSON.stringify({ method, url: rendered, shown }));
+"""
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"), [("saveCallerContext", "PUT"), ("deleteCallerContext", "DELETE")]
+)
+def test_path_parts_are_filled_by_n8n(
+    node_modules: Path, package: Path, operation: str, method: str
+) -> None:
+    """The caller's number goes into the path, URL-encoded (a + stays a +), as a required
+    parameter that is not also sent in the body."""
+    parameters = {
+        "resource": "callerContext",
+        "operation": operation,
+        "phone_number": " +14155550142",
+    }
+    found = run_node(
+        node_modules, REQUEST_URL, str(package), ACTION, operation, json.dumps(parameters)
+    )
+    assert (found["method"], found["url"]) == (method, "/v1/inbound/contacts/%2B14155550142")
+    (number,) = [p for p in found["shown"] if p["name"] == "phone_number"]
+    assert number == {"name": "phone_number", "required": True, "routed": False}
+
+
+def _fields_of(props: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
+    """The parameters one operation shows, those in its Additional Fields included."""
+    shown = [
+        p
+        for p in props
+        if operation in p.get("displayOptions", {}).get("show", {}).get("operation", [])
+    ]
+    return [q for p in shown for q in (p["options"] if p["type"] == "collection" else [p])]
 
 
 @pytest.mark.parametrize(
@@ -234,8 +291,7 @@ def test_dropdowns_load_options_from_the_connector(
 ) -> None:
     """Fields with an options source are dropdowns routed to that options endpoint."""
     props = action_node(source, names)["properties"]
-    flat = [q for p in props for q in (p["options"] if p["type"] == "collection" else [p])]
-    (prop,) = [p for p in flat if p["name"] == field]
+    (prop,) = [p for p in _fields_of(props, "createPhoneCall") if p["name"] == field]
     assert prop["type"] == "options"
     assert prop["typeOptions"]["loadOptions"]["routing"]["request"] == {"method": "GET", "url": url}
 
@@ -243,8 +299,8 @@ def test_dropdowns_load_options_from_the_connector(
 def test_agent_version_dropdown_depends_on_the_agent(source: ConnectorSource, names: Names) -> None:
     """Agent version loads the chosen agent's versions and reloads when Agent changes."""
     props = action_node(source, names)["properties"]
-    flat = [q for p in props for q in (p["options"] if p["type"] == "collection" else [p])]
-    (prop,) = [p for p in flat if p["name"] == "override_agent_version"]
+    fields = _fields_of(props, "createPhoneCall")
+    (prop,) = [p for p in fields if p["name"] == "override_agent_version"]
     assert prop["typeOptions"]["loadOptions"]["routing"]["request"] == {
         "method": "GET",
         "url": "/v1/options/agent-versions",
@@ -285,7 +341,7 @@ def test_idempotency_key_is_a_header_option_with_a_default(
     """The manifest's idempotency field is sent as its header; empty by default, so the node
     derives the key (an expression could not name the n8n installation)."""
     props = action_node(source, names)["properties"]
-    (prop,) = [p for p in props if p["name"] == "idempotency_key"]
+    (prop,) = [p for p in _fields_of(props, "createPhoneCall") if p["name"] == "idempotency_key"]
     assert prop["default"] == ""
     assert prop["routing"]["send"]["preSend"] == [
         Js('sendIdempotencyKey("idempotency_key", "Idempotency-Key")')

@@ -73,12 +73,18 @@ def test_create_declares_none_of_the_later_fields(created: list[str]) -> None:
     assert [key for key in LATER if key in created] == []
 
 
-def test_manifest_points_create_at_the_created_call(source: ConnectorSource) -> None:
-    """Create answers a created call; Find Call and the trigger keep the full call."""
+def test_manifest_points_each_action_at_what_it_returns(source: ConnectorSource) -> None:
+    """Create answers a created call, Find Call the full call; the campaign actions the queued
+    call; the caller-context actions the saved context or the deletion."""
     outputs = {a["key"]: a["output"] for a in source.manifest["actions"]}
     assert outputs == {
         "create_phone_call": "schemas/created-call.json",
         "get_call": "schemas/call.json",
+        "queue_phone_call": "schemas/queued-call.json",
+        "find_queued_call": "schemas/queued-call.json",
+        "cancel_queued_call": "schemas/queued-call.json",
+        "save_caller_context": "schemas/inbound-contact.json",
+        "delete_caller_context": "schemas/inbound-contact.deleted.json",
     }
 
 

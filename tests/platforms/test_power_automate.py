@@ -324,6 +324,11 @@ def test_broken_export_is_rejected(
     [
         ("CreatePhoneCall", "post", "/v1/actions/create-phone-call", "important"),
         ("GetCall", "get", "/v1/actions/get-call", "important"),
+        ("QueuePhoneCall", "post", "/v1/actions/queue-phone-call", "important"),
+        ("FindQueuedCall", "get", "/v1/actions/find-queued-call", "important"),
+        ("CancelQueuedCall", "post", "/v1/actions/cancel-queued-call", "important"),
+        ("SaveCallerContext", "put", "/v1/inbound/contacts/{phone_number}", "important"),
+        ("DeleteCallerContext", "delete", "/v1/inbound/contacts/{phone_number}", "important"),
         ("ListPhoneNumbers", "get", "/v1/options/phone-numbers", "internal"),
         ("ListAgents", "get", "/v1/options/agents", "internal"),
         ("OnCallEvent", "post", "/v1/triggers/call-events/subscriptions", "important"),
@@ -342,6 +347,39 @@ def test_operation_is_at_its_manifest_route(
     operation = api["paths"][path][method]
     assert (operation["operationId"], operation["x-ms-visibility"]) == (operation_id, visibility)
     assert operation["summary"] and operation["description"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/v1/actions/create-phone-call", "post", ["201"]),
+        ("/v1/actions/queue-phone-call", "post", ["202"]),
+        ("/v1/actions/cancel-queued-call", "post", ["200"]),
+        ("/v1/inbound/contacts/{phone_number}", "put", ["200", "201"]),
+        ("/v1/inbound/contacts/{phone_number}", "delete", ["200"]),
+    ],
+)
+def test_each_success_status_has_the_output_schema(
+    path: str, method: str, statuses: list[str], api: Doc
+) -> None:
+    """The statuses an action answers with are declared, so Power Automate reads the output
+    (not the error schema) from a 202 or a 200."""
+    responses = api["paths"][path][method]["responses"]
+    assert sorted(k for k in responses if k != "default") == statuses
+    assert all("schema" in responses[k] for k in statuses)
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_caller_number_is_a_path_parameter_not_a_body_field(method: str, api: Doc) -> None:
+    """Save and Delete Caller Context take the number in the path, labelled and required; the
+    body (of Save) holds the rest."""
+    operation = api["paths"]["/v1/inbound/contacts/{phone_number}"][method]
+    (number,) = [p for p in operation["parameters"] if p["in"] == "path"]
+    assert (number["name"], number["required"], number["type"]) == ("phone_number", True, "string")
+    assert number["x-ms-summary"] == "Caller phone number"
+    bodies = [p["schema"] for p in operation["parameters"] if p["in"] == "body"]
+    assert all("phone_number" not in b.get("properties", {}) for b in bodies)
+    assert len(bodies) == (1 if method == "put" else 0)
 
 
 @pytest.mark.parametrize(

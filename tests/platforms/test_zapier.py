@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connector import manifest
 from connector.app import create_app
 from connector.loopback import LoopbackServer
 from connector.platforms import export, load_source
@@ -349,7 +350,8 @@ def test_connector_url_defaults_only_to_a_real_url(
 
 
 def test_hook_triggers_cover_each_default_event_and_any_event(app: App) -> None:
-    """Call Ended, Call Analyzed and New Call Event are REST hooks; dropdown triggers hide."""
+    """Call Ended, Call Analyzed, each connector event (its fields are not a call's) and New
+    Call Event are REST hooks; dropdown triggers hide."""
     hooks = {
         k: t["display"]["label"]
         for k, t in app["triggers"].items()
@@ -359,6 +361,9 @@ def test_hook_triggers_cover_each_default_event_and_any_event(app: App) -> None:
     assert hooks == {
         "call_ended": "Call Ended",
         "call_analyzed": "Call Analyzed",
+        "call_inbound": "Inbound Call Answered",
+        "queued_call_failed": "Queued Call Failed",
+        "queued_call_expired": "Queued Call Expired",
         "call_events": "New Call Event",
     }
     assert hidden == {"options_phone_numbers", "options_agents", "options_agent_versions"}
@@ -758,3 +763,27 @@ def test_agent_filter_reaches_the_subscription(live: Live) -> None:
         inputData={"agent_id": agent},
     )
     assert [s["agent_id"] for s in live.subscriptions()] == [agent]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "event", "schema", "field"),
+    [
+        ("call_inbound", "call_inbound", "inbound-event.json", "flat__from_number"),
+        ("queued_call_failed", "queued_call.failed", "queued-call-event.json", "flat__reason"),
+        ("queued_call_expired", "queued_call.expired", "queued-call-event.json", "flat__campaign"),
+    ],
+)
+def test_connector_event_triggers_offer_their_own_fields(
+    app: App, trigger: str, event: str, schema: str, field: str
+) -> None:
+    """A connector event's trigger subscribes to that event alone, maps its own fields (not a
+    call's), shows a sample of that event, and takes editor samples from the sample endpoint
+    (polling Retell's call list cannot find it)."""
+    operation = app["triggers"][trigger]["operation"]
+    keys = [f["key"] for f in operation["outputFields"]]
+    assert field in keys and "flat__call_summary" not in keys
+    assert f'const events = ["{event}"]' in operation["performSubscribe"]["source"]
+    assert operation["sample"]["event"] == event
+    listed = operation["performList"]["source"]
+    assert '"/v1/triggers/call-events/sample"' in listed and '"call_inbound"' in listed
+    assert manifest.schema_validator(schema).is_valid(operation["sample"])

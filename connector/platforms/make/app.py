@@ -26,7 +26,7 @@ from typing import Any
 
 from connector.platforms.fields import Field, input_fields
 from connector.platforms.make.interface import body_expression, input_parameter, interface
-from connector.platforms.schema import camel, kebab, pascal, sample
+from connector.platforms.schema import camel, form, kebab, pascal, path_names, sample
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["ERROR_TYPES", "MAKECOMAPP", "TARGET_FIELD", "app_files", "export"]
@@ -229,7 +229,7 @@ def _parameters(
     labels: dict[str, str] | None = None,
 ) -> tuple[list[Field], list[dict[str, Any]]]:
     file = _file(schema_ref)
-    schema = source.schemas[file]
+    schema = form(source, schema_ref)
     fields = [f for f in input_fields(schema) if f.key not in skip]
     params = [
         input_parameter(
@@ -256,11 +256,15 @@ def _action(
 ) -> dict[str, Any]:
     fields, params = _parameters(source, action["input"], rpcs)
     method = action["method"].upper()
-    communication: dict[str, Any] = {"url": action["path"], "method": method}
-    values = {f.key: body_expression(f) for f in fields}
+    in_path = path_names(action["path"])
+    url = str(action["path"])
+    for name in in_path:  # a phone number's + must reach the connector as itself
+        url = url.replace(f"{{{name}}}", f"{{{{encodeURL(trim(parameters.{name}))}}}}")
+    communication: dict[str, Any] = {"url": url, "method": method}
+    values = {f.key: body_expression(f) for f in fields if f.key not in in_path}
     if method in _BODY_METHODS:
         communication["body"] = values
-    else:
+    elif values:
         communication["qs"] = values
     communication["response"] = {"output": "{{body}}"}
     outputs, example = _output(source, action["output"])
@@ -271,7 +275,7 @@ def _action(
         "label": label,
         "description": action["description"],
         "moduleType": "search" if search else "action",
-        "actionCrud": "read" if search else "create",
+        "actionCrud": _crud(action),
         "connection": connection_id,
         "altConnection": None,
         "codeFiles": _code_files(
@@ -288,6 +292,19 @@ def _action(
             },
         ),
     }
+
+
+def _crud(action: dict[str, Any]) -> str:
+    """Make's kind of action: a search reads, DELETE deletes, PUT/PATCH and a destructive POST
+    (Cancel Queued Call) update, any other POST creates."""
+    method = str(action["method"]).upper()
+    if action.get("kind") == "search":
+        return "read"
+    if method == "DELETE":
+        return "delete"
+    if method in ("PUT", "PATCH") or (action.get("hints") or {}).get("destructive"):
+        return "update"
+    return "create"
 
 
 def _webhook(

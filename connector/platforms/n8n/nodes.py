@@ -18,6 +18,7 @@ from typing import Any
 
 from connector.platforms.fields import Field, input_fields
 from connector.platforms.n8n.js import Js, js_string
+from connector.platforms.schema import form, path_names
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
 
 __all__ = [
@@ -274,11 +275,16 @@ def _action_properties(source: ConnectorSource, action: dict[str, Any], resource
     show = {"resource": [resource], "operation": [operation]}
     send_to = "query" if action["method"] == "GET" else "body"
     idempotency = action.get("idempotency") or {}
+    in_path = path_names(action["path"])
     top: list[dict[str, Any]] = []
     optional: list[dict[str, Any]] = []
-    for field in input_fields(source.schema(action["input"])):
+    for field in input_fields(form(source, action["input"])):
         if field.key == idempotency.get("field"):
             top.append(_idempotency_property(field, idempotency, show))
+        elif field.key in in_path:  # filled into the operation's URL (see _request_url)
+            prop = _property(field, path=field.key, send_to=send_to)
+            del prop["routing"]
+            top.append({**prop, "required": True, "displayOptions": {"show": show}})
         elif field.required:
             prop = _property(field, path=field.key, send_to=send_to)
             top.append({**prop, "displayOptions": {"show": show}})
@@ -361,7 +367,7 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
                         "action": action["label"],
                         "description": action["description"],
                         "routing": {
-                            "request": {"method": action["method"], "url": action["path"]},
+                            "request": {"method": action["method"], "url": _request_url(action)},
                             "output": {
                                 "postReceive": [
                                     _surface_problem(source, action),
@@ -399,9 +405,24 @@ def action_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
     }
 
 
+def _request_url(action: dict[str, Any]) -> str:
+    """The action's path; ``{name}`` parts become an expression of that (required) parameter,
+    URL-encoded, so a phone number's ``+`` arrives as itself."""
+    path = str(action["path"])
+    if not path_names(path):
+        return path
+    return "=" + re.sub(
+        r"\{([^{}/]+)\}",
+        lambda m: (
+            "{{encodeURIComponent(String($parameter[" + js_string(m.group(1)) + "]).trim())}}"
+        ),
+        path,
+    )
+
+
 def _surface_problem(source: ConnectorSource, action: dict[str, Any]) -> Js:
     """The postReceive that turns an error answer into n8n's error, fields by their label."""
-    labels = {f.key: f.label for f in input_fields(source.schema(action["input"]))}
+    labels = {f.key: f.label for f in input_fields(form(source, action["input"]))}
     return Js(f"surfaceProblem({json.dumps(labels, ensure_ascii=False)})")
 
 

@@ -28,6 +28,7 @@ from connector.limits import (
     MAX_REQUEST_LINE_BYTES,
     MAX_WEBHOOK_BYTES,
 )
+from connector.platforms.schema import form
 from connector.platforms.source import ConnectorSource, load_source
 
 __all__ = ["ROUTES", "Param", "Route", "component_name", "document", "export", "served_document"]
@@ -37,7 +38,25 @@ FILE_NAME = "openapi.json"
 SCHEMAS = "#/components/schemas/"
 SECURITY = "bearer"
 CALLBACK_URL = "{$request.body#/target_url}"
-TAGS = ("auth", "actions", "options", "triggers", "deliveries", "service")
+TAGS = (
+    "auth",
+    "actions",
+    "options",
+    "triggers",
+    "deliveries",
+    "campaigns",
+    "inbound",
+    "mcp",
+    "service",
+)
+# The web console (/console/...) is HTML for people, signed in with a cookie session and CSRF
+# tokens on its forms: not an API, so it is left out of this document (and its routes out of
+# the route check). A generated client has nothing to call there.
+UNDOCUMENTED_PREFIXES = ("/console/",)
+_CONSOLE_NOTE = (
+    " The web console under /console/ (HTML pages for people, signed in with a token into a"
+    " cookie session) is not part of this API and is not described here."
+)
 
 Schema = dict[str, Any]
 
@@ -62,6 +81,8 @@ class Route:
     path: str
     ok: int
     errors: tuple[int, ...] = ()
+    more_ok: tuple[int, ...] = ()  # other success statuses, with the same output
+    errors_also: Schema | None = None  # another error body (MCP's JSON-RPC errors), as JSON
     params: tuple[Param, ...] = ()
     ok_headers: tuple[str, ...] = ()
     operation_id: str = ""
@@ -96,10 +117,12 @@ PROBLEMS: dict[int, str] = {
     "(invalid-signature).",
     402: "The Retell account needs payment (retell-payment-required).",
     404: "No such resource (not-found).",
+    406: "/mcp only: the Accept header allows neither application/json nor text/event-stream.",
     409: "A request with this idempotency key is still running (idempotency-in-flight), or the "
     "delivery cannot be replayed now (replay-conflict).",
     413: f"The body is over {_size(MAX_REQUEST_BYTES)} ({_size(MAX_WEBHOOK_BYTES)} for Retell "
     "webhooks), whether sent with Content-Length or chunked (payload-too-large).",
+    415: "/mcp only: the body is not sent as application/json.",
     414: f"The request line (method, path and query) is over {MAX_REQUEST_LINE_BYTES:,} bytes "
     "(uri-too-long).",
     422: "Invalid input, with one entry per field in errors (validation-error); an idempotency "
@@ -161,6 +184,54 @@ _READY: Schema = {
 }
 _STATE: Schema = {"$ref": "delivery.json#/properties/state"}
 _OPENAPI: Schema = {"type": "object", "required": ["openapi", "info", "paths"]}
+_QUEUE_PAGE: Schema = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "queued-call.json"}},
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "Pass as cursor for the next page; null on the last.",
+        },
+    },
+}
+_CAMPAIGNS: Schema = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "campaign.json"}}},
+}
+_QUEUED_ID = Param("queued_id", "path", {"type": "string"}, "The queued call's id (qc_…).", True)
+_CAMPAIGN = Param("name", "path", {"type": "string"}, "The campaign's name.", True)
+_RULE_ID = Param("rule_id", "path", {"type": "string"}, "The rule's id.", True)
+_NUMBER = Param(
+    "phone_number", "path", {"type": "string"}, "The caller's number in E.164 (+ URL-encoded).",
+    True,
+)  # fmt: skip
+_INBOUND_WEBHOOK = (
+    "Retell's inbound-call webhook: answered synchronously with the caller's agent, dynamic "
+    "variables and metadata, from the inbound rules, saved caller context and responders "
+    "(subscriptions with mode respond). x-retell-signature is checked before the body is read; "
+    "Retell's retries of one call get the same answer."
+)
+_MCP = (
+    "The connector's actions as Model Context Protocol tools over streamable HTTP (JSON-RPC "
+    "2.0 messages; answers are JSON, or an event stream when the client accepts one). Each "
+    "tool call runs the action's own route with this token, so validation, idempotency and "
+    "tenancy are the API's. GET and DELETE are not offered (405), as MCP allows."
+)
+_JSON_RPC: Schema = {
+    "description": "A JSON-RPC 2.0 request or notification (or a batch of them).",
+    "type": ["object", "array"],
+}
+_MCP_ANSWER: Schema = {"description": "A JSON-RPC 2.0 response.", "type": "object"}
+_MCP_ERROR: Schema = {
+    "description": "A JSON-RPC 2.0 error answer from the MCP transport (a message it cannot "
+    "read, an unknown session); the connector's own refusals (token, size, session id) are "
+    "problem+json.",
+    "type": "object",
+    "required": ["jsonrpc", "error"],
+    "properties": {"jsonrpc": {"const": "2.0"}, "error": {"type": "object"}},
+}
 
 # fmt: off
 ROUTES: tuple[Route, ...] = (
@@ -181,6 +252,13 @@ ROUTES: tuple[Route, ...] = (
                         _LIMIT),)),
     Route("GET", "/v1/triggers/call-events/sample", 200, (*AUTH, 422, *STORE)),
     Route("GET", "/schemas/{name}.json", 200, (404,), open=True, output={"type": "object"}),
+    Route("POST", "/v1/actions/queue-phone-call", 202, AUTH + JSON_BODY + (409,) + STORE,
+          ok_headers=("Idempotent-Replayed",)),
+    Route("GET", "/v1/actions/find-queued-call", 200, (*AUTH, 404, 422, *STORE)),
+    Route("POST", "/v1/actions/cancel-queued-call", 200, (*AUTH, *JSON_BODY, 404, 409, *STORE)),
+    Route("PUT", "/v1/inbound/contacts/{phone_number}", 200, (*AUTH, *JSON_BODY, *STORE),
+          more_ok=(201,)),
+    Route("DELETE", "/v1/inbound/contacts/{phone_number}", 200, (*AUTH, 404, 422, *STORE)),
     # Not in the manifest: everything.
     Route("GET", "/v1/triggers/call-events/subscriptions", 200, AUTH + STORE,
           operation_id="call_events_list_subscriptions", summary="List subscriptions",
@@ -196,6 +274,71 @@ ROUTES: tuple[Route, ...] = (
           operation_id="retry_delivery", summary="Replay a delivery (same event id)",
           tag="deliveries", output="delivery",
           params=(Param("delivery_id", "path", {"type": "string"}, "The delivery.", True),)),
+    Route("GET", "/v1/queue", 200, (*AUTH, 422, *STORE),
+          operation_id="list_queue", summary="Queued calls, newest first", tag="campaigns",
+          output=_QUEUE_PAGE,
+          params=(Param("campaign", "query", {"type": "string"}, "Only this campaign's."),
+                  Param("state", "query", {"$ref": "queued-call.json#/properties/state"},
+                        "Only those in this state."),
+                  Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200},
+                        _LIMIT),
+                  Param("cursor", "query", {"type": "string"},
+                        "next_cursor of the previous page."))),
+    Route("GET", "/v1/queue/{queued_id}", 200, (*AUTH, 404, *STORE),
+          operation_id="get_queued_call", summary="One queued call", tag="campaigns",
+          output="queued-call", params=(_QUEUED_ID,)),
+    Route("DELETE", "/v1/queue/{queued_id}", 200, (*AUTH, 404, 409, *STORE),
+          operation_id="delete_queued_call", summary="Cancel a queued call not dialled yet",
+          tag="campaigns", output="queued-call", params=(_QUEUED_ID,)),
+    Route("GET", "/v1/campaigns", 200, AUTH + STORE,
+          operation_id="list_campaigns", summary="Campaigns: counts by state, dial rate, ETA",
+          tag="campaigns", output=_CAMPAIGNS),
+    Route("GET", "/v1/campaigns/{name}", 200, (*AUTH, 404, 422, *STORE),
+          operation_id="get_campaign", summary="One campaign's progress", tag="campaigns",
+          output="campaign", params=(_CAMPAIGN,)),
+    Route("PATCH", "/v1/campaigns/{name}", 200, (*AUTH, *JSON_BODY, 404, *STORE),
+          operation_id="update_campaign", summary="Set a campaign's calling hours",
+          tag="campaigns", body="campaign.input", output="campaign", params=(_CAMPAIGN,)),
+    Route("POST", "/v1/campaigns/{name}/pause", 200, (*AUTH, 404, 422, *STORE),
+          operation_id="pause_campaign", summary="Pause a campaign (nothing more is dialled)",
+          tag="campaigns", output="campaign", params=(_CAMPAIGN,)),
+    Route("POST", "/v1/campaigns/{name}/resume", 200, (*AUTH, 404, 422, *STORE),
+          operation_id="resume_campaign", summary="Resume a paused campaign", tag="campaigns",
+          output="campaign", params=(_CAMPAIGN,)),
+    Route("GET", "/v1/inbound/rules", 200, AUTH + STORE,
+          operation_id="list_inbound_rules", summary="Inbound rules, in the order they are tried",
+          tag="inbound", output="inbound-rule_list"),
+    Route("POST", "/v1/inbound/rules", 201, AUTH + JSON_BODY + STORE,
+          operation_id="create_inbound_rule", summary="Add an inbound rule", tag="inbound",
+          body="inbound-rule.input", output="inbound-rule"),
+    Route("GET", "/v1/inbound/rules/{rule_id}", 200, (*AUTH, 404, *STORE),
+          operation_id="get_inbound_rule", summary="One inbound rule", tag="inbound",
+          output="inbound-rule", params=(_RULE_ID,)),
+    Route("PUT", "/v1/inbound/rules/{rule_id}", 200, (*AUTH, *JSON_BODY, 404, *STORE),
+          operation_id="replace_inbound_rule", summary="Replace an inbound rule", tag="inbound",
+          body="inbound-rule.input", output="inbound-rule", params=(_RULE_ID,)),
+    Route("DELETE", "/v1/inbound/rules/{rule_id}", 200, (*AUTH, 404, *STORE),
+          operation_id="delete_inbound_rule", summary="Delete an inbound rule", tag="inbound",
+          output="inbound-rule_deleted", params=(_RULE_ID,)),
+    Route("GET", "/v1/inbound/contacts", 200, (*AUTH, 422, *STORE),
+          operation_id="list_caller_contexts", summary="Saved caller contexts, newest first",
+          tag="inbound", output="inbound-contact_list",
+          params=(Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                        _LIMIT),)),
+    Route("GET", "/v1/inbound/contacts/{phone_number}", 200, (*AUTH, 404, 422, *STORE),
+          operation_id="get_caller_context", summary="The context saved for one caller",
+          tag="inbound", output="inbound-contact", params=(_NUMBER,)),
+    Route("POST", "/v1/webhooks/retell/inbound", 200, (400, 401, 413, 503),
+          operation_id="retell_inbound_webhook", summary="Answer Retell's inbound-call webhook",
+          tag="inbound", description=_INBOUND_WEBHOOK, open=True, body="inbound-request",
+          output="inbound-answer",
+          params=(Param("x-retell-signature", "header", {"type": "string"}, _SIGNATURE, True),)),
+    Route("POST", "/mcp", 200, (400, 404, 406, 413, 415, 422, *AUTH),
+          operation_id="mcp", summary="MCP tools (streamable HTTP)", tag="mcp",
+          description=_MCP, body=_JSON_RPC, output=_MCP_ANSWER, more_ok=(202,),
+          errors_also=_MCP_ERROR,
+          params=(Param("Mcp-Session-Id", "header", {"type": "string"},
+                        "The session id the initialize answer gave, if any."),)),
     Route("POST", "/v1/webhooks/retell", 204, (400, 401, 413, 503),
           operation_id="retell_webhook", summary="Receive a Retell webhook", tag="service",
           description=_WEBHOOK, open=True, body=_RETELL_EVENT,
@@ -282,13 +425,23 @@ def _described(source: ConnectorSource) -> Iterator[Route]:
     )  # fmt: skip
     for action in manifest["actions"]:
         inputs = source.schema(action["input"])
-        params: tuple[Param, ...] = ()
-        body: str | None = component_name(action["input"])
-        if action["method"] == "GET":
-            params, body = _query_params(inputs), None
+        in_path = _path_names(action["path"])
+        params: tuple[Param, ...] = tuple(
+            Param(name, "path", prop, str(prop.get("description", "")), True)
+            for name, prop in inputs.get("properties", {}).items()
+            if name in in_path
+        )
+        body: str | Schema | None = component_name(action["input"])
+        if in_path:
+            body = _body_without(inputs, in_path, component_name(action["input"]))
+        if action["method"] in ("GET", "DELETE"):
+            rest = {**inputs, "properties": {
+                k: v for k, v in inputs.get("properties", {}).items() if k not in in_path
+            }}  # fmt: skip
+            params, body = params + _query_params(rest), None
         if "idempotency" in action:
             header = action["idempotency"]["header"]
-            prop = inputs["properties"][action["idempotency"]["field"]]
+            prop = form(source, action["input"])["properties"][action["idempotency"]["field"]]
             params += (Param(header, "header", prop, str(prop.get("description", ""))),)
         yield Route(
             action["method"], action["path"], 0, params=params, operation_id=action["key"],
@@ -316,6 +469,32 @@ def _described(source: ConnectorSource) -> Iterator[Route]:
     )  # fmt: skip
 
 
+def _body_without(inputs: Schema, names: list[str], here: str) -> Schema:
+    """An action's input less the fields that travel in the path: the request body."""
+    body = {k: v for k, v in inputs.items() if k not in ("$schema", "$id", "examples")}
+    body["properties"] = {k: v for k, v in inputs.get("properties", {}).items() if k not in names}
+    required = [r for r in inputs.get("required", []) if r not in names]
+    body.pop("required", None)
+    if required:
+        body["required"] = required
+    made: Schema = _file_refs(body, f"{here}.json")
+    return made
+
+
+def _file_refs(node: Any, file: str) -> Any:
+    """Local refs (``#/$defs/x``) made to name ``file``, for a schema taken out of it."""
+    if isinstance(node, dict):
+        return {
+            key: f"{file}{value}"
+            if key == "$ref" and isinstance(value, str) and value.startswith("#")
+            else _file_refs(value, file)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_file_refs(item, file) for item in node]
+    return node
+
+
 def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
     key, events = trigger["key"], [event["value"] for event in trigger["events"]]
     names: Schema = {"type": "array", "items": {"enum": events}}
@@ -325,14 +504,20 @@ def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
         filters.append(Param(item["key"], "query", schema, item["description"], item["required"]))
     if any(item["key"] == "events" for item in trigger["filters"]):
         filters.append(Param("event", "query", names, "Same as events."))
+    outputs = _event_outputs(trigger)
     item = component_name(trigger["output"])
-    listing: Schema = {"type": "array", "items": {"$ref": f"{item}.json"}}
+    listing: Schema = {
+        "type": "array",
+        "items": {"anyOf": [{"$ref": f"{name}.json"} for name in outputs]}
+        if len(outputs) > 1
+        else {"$ref": f"{item}.json"},
+    }
     subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     yield Route(
         subscribe["method"], subscribe["path"], 0, operation_id=f"{key}_subscribe",
         summary=f"Subscribe: {trigger['label']}", description=trigger["description"],
         tag="triggers", body=component_name(subscribe["input"]),
-        output=component_name(subscribe["output"]), callbacks=(item,),
+        output=component_name(subscribe["output"]), callbacks=tuple(outputs),
     )  # fmt: skip
     id_params = tuple(
         Param(name, "path", {"type": "string"}, "The subscription.", True)
@@ -368,6 +553,7 @@ def routes(source: ConnectorSource) -> list[Route]:
             replace(
                 described,
                 ok=fact.ok,
+                more_ok=fact.more_ok,
                 errors=fact.errors,
                 params=described.params + fact.params,
                 ok_headers=fact.ok_headers,
@@ -411,8 +597,19 @@ def _operation(route: Route) -> Schema:
             name: {"$ref": f"#/components/headers/{name}"} for name in route.ok_headers
         }
     responses: Schema = {str(route.ok): success}
+    for status in route.more_ok:
+        responses[str(status)] = {**success, "description": HTTPStatus(status).phrase}
     for status in sorted({*route.errors, *SERVER}):
         responses[str(status)] = {"$ref": f"#/components/responses/problem-{status}"}
+        if route.errors_also is not None and status in route.errors and status not in AUTH:
+            problem = {"schema": {"$ref": SCHEMAS + "problem"}}
+            responses[str(status)] = {
+                "description": PROBLEMS[status],
+                "content": {
+                    "application/problem+json": problem,
+                    "application/json": {"schema": _ref(route.errors_also)},
+                },
+            }
     operation["responses"] = responses
     if route.callbacks:
         operation["callbacks"] = {
@@ -422,9 +619,25 @@ def _operation(route: Route) -> Schema:
     return operation
 
 
-def _delivery(trigger: dict[str, Any]) -> Schema:
-    """The POST the connector sends to a subscription's target_url (a Path Item)."""
-    output = component_name(trigger["output"])
+def _event_outputs(trigger: dict[str, Any]) -> list[str]:
+    """The component names of what a trigger delivers: its output, then the outputs of events
+    that carry their own (connector events such as a queued call failing)."""
+    found = [component_name(trigger["output"])]
+    for event in trigger["events"]:
+        name = component_name(event.get("output") or trigger["output"])
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def _delivery(trigger: dict[str, Any], output: str) -> Schema:
+    """The POST the connector sends to a subscription's target_url (a Path Item) with one
+    kind of item: the trigger's output, or an event's own."""
+    events = [
+        e["label"]
+        for e in trigger["events"]
+        if component_name(e.get("output") or trigger["output"]) == output
+    ]
     header_text = {
         "id": "The event id (equal to the body's id): the same on every retry and replay.",
         "timestamp": "When this attempt was signed, in Unix seconds.",
@@ -437,8 +650,9 @@ def _delivery(trigger: dict[str, Any]) -> Schema:
     ]
     return {
         "post": {
-            "operationId": f"{trigger['key']}_delivery",
-            "summary": trigger["label"],
+            "operationId": f"{trigger['key']}_delivery"
+            + ("" if output == component_name(trigger["output"]) else f"_{output}"),
+            "summary": f"{trigger['label']}: {', '.join(events)}",
             "description": trigger["description"],
             "tags": ["triggers"],
             "security": [],
@@ -480,14 +694,16 @@ def document(source: ConnectorSource) -> Schema:
         )
         for status, text in PROBLEMS.items()
     }
-    deliveries = {component_name(t["output"]): _delivery(t) for t in manifest["triggers"]}
+    deliveries = {
+        output: _delivery(t, output) for t in manifest["triggers"] for output in _event_outputs(t)
+    }
     auth = manifest["auth"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": f"{manifest['label']} connector",
             "version": manifest["version"],
-            "description": manifest["description"],
+            "description": manifest["description"] + _CONSOLE_NOTE,
         },
         "servers": [{"url": source.base_url}],
         "security": [{SECURITY: []}],

@@ -19,6 +19,7 @@ Built from the manifest and schemas only (platforms.md §4). Decisions:
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,7 +170,7 @@ def _response(schemas: SwaggerSchemas, ref: str, description: str) -> dict[str, 
 def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
     input_file = _file(action["input"])
     input_schema = schemas.source.schemas[input_file]
-    status, label = ("201", "Created") if action.get("kind") == "create" else ("200", "OK")
+    default = [201] if action.get("kind") == "create" else [200]
     operation: dict[str, Any] = {
         "operationId": pascal(action["key"]),
         "summary": action["label"],
@@ -177,14 +178,39 @@ def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
         "x-ms-summary": action["label"],
         "x-ms-visibility": "important",
     }
+    in_path = _path_names(action["path"])
+    path_parameters = [
+        {
+            "name": parameter["name"],
+            "in": "path",
+            "required": True,
+            **{k: v for k, v in parameter.items() if k not in ("name", "in", "required")},
+        }
+        for parameter in _query_parameters(schemas, input_file, input_schema)
+        if parameter["name"] in in_path
+    ]
     if action["method"].lower() in _BODY_METHODS:
         body = _body_schema(schemas, input_file)
+        for name in in_path:  # travels in the path (phone_number), not the body
+            body.get("properties", {}).pop(name, None)
+            if name in body.get("required", []):
+                body["required"] = [r for r in body["required"] if r != name]
+        if not body.get("required"):
+            body.pop("required", None)
         operation["parameters"] = [
+            *path_parameters,
             {"name": "body", "in": "body", "required": True, "schema": body},
         ]
     else:
-        operation["parameters"] = _query_parameters(schemas, input_file, input_schema)
-    operation["responses"] = {status: _response(schemas, action["output"], label)}
+        query = _query_parameters(schemas, input_file, input_schema)
+        operation["parameters"] = [
+            *path_parameters,
+            *(p for p in query if p["name"] not in in_path),
+        ]
+    operation["responses"] = {
+        str(status): _response(schemas, action["output"], HTTPStatus(status).phrase)
+        for status in action.get("statuses") or default
+    }
     return operation
 
 

@@ -104,7 +104,7 @@ class SwaggerSchemas:
         """One schema node in Swagger 2.0 form."""
         file, node = located
         ref = node.get("$ref")
-        if isinstance(ref, str) and "#/properties/" in ref:
+        if isinstance(ref, str) and "/properties/" in ref.partition("#")[2]:
             # Another schema's property (created-call.json lists call.json's): inline it.
             return self.convert(resolve(self.source, located), inputs=inputs)
         if isinstance(ref, str):

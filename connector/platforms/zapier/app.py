@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.platforms.fields import Field, input_fields
-from connector.platforms.schema import Located, resolve
+from connector.platforms.schema import Located, form, path_names, resolve, sample
 from connector.platforms.source import PLACEHOLDER_BASE_URL, ConnectorSource
 from connector.platforms.zapier import js, tests
 from connector.samples import sample_call, sample_events
@@ -58,6 +58,7 @@ _KEY_HELP = (
     " the same input may rightly repeat within 48 hours, as with a daily schedule."
 )
 _VERSION_HELP = " In Zapier: digits only (like 3) are sent as a version number."
+_CALL = "call.json"  # outputs that are a call get the built-in realistic call as sample
 URL_LABEL = "Connector URL"
 
 
@@ -212,7 +213,7 @@ def _dropdown_triggers(source: ConnectorSource) -> dict[str, tuple[str, dict[str
 def _create(
     source: ConnectorSource, action: dict[str, Any], dynamic: dict[str, str]
 ) -> dict[str, Any]:
-    fields = input_fields(source.schema(action["input"]))
+    fields = input_fields(form(source, action["input"]))
     idempotency = action.get("idempotency") or {}
     key_field = idempotency.get("field", "")
     if key_field and idempotency.get("header"):
@@ -223,11 +224,13 @@ def _create(
         path=action["path"],
         action=action["key"],
         fields=[(f.key, f.kind, f.label) for f in fields],
-        key_header=idempotency.get("header", "Idempotency-Key"),
+        key_header=idempotency.get("header") if key_field else None,
         key_field=key_field,
+        path_fields=path_names(action["path"]),
     )
-    sample = _created_sample(source.schema(action["output"]))
-    return _action(source, action, action["key"], fields, dynamic, perform, sample)
+    return _action(
+        source, action, action["key"], fields, dynamic, perform, _output_sample(source, action)
+    )
 
 
 def _search(
@@ -236,10 +239,24 @@ def _search(
     """Zapier names searches ``find_<noun>``; the manifest's key is kept out of Zapier."""
     if action["method"] != "GET":
         raise ValueError(f"the Zapier export supports GET searches, not {action['method']}")
-    fields = input_fields(source.schema(action["input"]))
+    fields = input_fields(form(source, action["input"]))
     key = _search_key(action)
     perform = js.search_perform(path=action["path"], params=[f.key for f in fields])
-    return _action(source, action, key, fields, dynamic, perform, sample_call("call_analyzed"))
+    return _action(source, action, key, fields, dynamic, perform, _output_sample(source, action))
+
+
+def _output_sample(source: ConnectorSource, action: dict[str, Any]) -> dict[str, Any]:
+    """What the Zap editor shows before a test: a call-shaped output gets the built-in call
+    (a search finds an analyzed one, a create answers with a registered one, trimmed to the
+    fields its output declares); any other output its schema's first example."""
+    output = source.schema(action["output"])
+    call_fields = source.schemas[_CALL].get("properties", {})
+    if set(output.get("properties", {})) <= set(call_fields):
+        if action["kind"] == "search":
+            return sample_call("call_analyzed")
+        return _created_sample(output)
+    found = sample(source, (action["output"].rsplit("/", 1)[-1], output))
+    return found if isinstance(found, dict) else {}
 
 
 def _action(
@@ -277,24 +294,34 @@ def _created_sample(output: dict[str, Any]) -> dict[str, Any]:
 def _hook_triggers(
     source: ConnectorSource, trigger: dict[str, Any], dynamic: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
-    """One trigger per default event (the groups most Zaps want), then one for any choice.
+    """One trigger per default event (the groups most Zaps want) and per event with an output
+    of its own (a connector event: its fields are not a call's), then one for any choice.
 
     A group trigger fixes its events and offers the other filters; the any-event trigger
-    also offers the events picker, left empty meaning the connector's default events.
+    also offers the events picker, left empty meaning the connector's default events. Events
+    the poll endpoint does not list take the Zap editor's samples from the sample endpoint.
     """
     defaults = [e for e in trigger["events"] if e.get("default")]
-    groups: list[tuple[str, str, str, list[str] | None]] = [
-        (e["value"], _title(e["label"]), _event_description(e), [e["value"]]) for e in defaults
+    own = [e for e in trigger["events"] if e.get("output") and not e.get("default")]
+    groups: list[tuple[str, str, str, list[str] | None, dict[str, Any] | None]] = [
+        (_slug(e["value"]), _title(e["label"]), _event_description(e), [e["value"]], e)
+        for e in defaults + own
     ]
-    groups.append((trigger["key"], trigger["label"], trigger["description"], None))
-    described = {f.key: f for f in input_fields(source.schema(trigger["subscribe"]["input"]))}
+    groups.append((trigger["key"], trigger["label"], trigger["description"], None, None))
+    described = {f.key: f for f in input_fields(form(source, trigger["subscribe"]["input"]))}
     filters = [_filter_field(spec, described.get(spec["key"])) for spec in trigger["filters"]]
     labels = {e["value"]: e["label"] for e in trigger["events"]}
-    outputs = _output_fields(source, trigger["output"], primary=trigger["dedupe_key"])
+    unpolled = [e["value"] for e in trigger["events"] if e.get("poll") is False]
     built = {}
-    for key, label, description, events in groups:
+    for key, label, description, events, event in groups:
         fields = [f for f in filters if events is None or f.key != _EVENTS_FILTER]
         sent = [f.key for f in fields if f.key != _EVENTS_FILTER]
+        output = (event or {}).get("output") or trigger["output"]
+        outputs = _output_fields(source, output, primary=trigger["dedupe_key"])
+        if event is not None and event.get("output"):
+            item = _event_sample(source, output, event["value"])
+        else:
+            item = sample_events(events or [e["value"] for e in defaults])[0]
         built[key] = {
             "key": key,
             "noun": _title(trigger["noun"]),
@@ -316,12 +343,25 @@ def _hook_triggers(
                     events_field=_EVENTS_FILTER,
                     filters=sent,
                     limit=LIST_LIMIT,
+                    sample_path=trigger["sample"]["path"],
+                    unpolled=unpolled,
                 ),
-                "sample": sample_events(events or [e["value"] for e in defaults])[0],
+                "sample": item,
                 "outputFields": outputs,
             },
         }
     return built
+
+
+def _event_sample(source: ConnectorSource, output: str, event: str) -> dict[str, Any]:
+    """A connector event's sample: its schema's example of that event, else its first
+    example (or one built from its properties) named after the event."""
+    schema = source.schema(output)
+    for example in schema.get("examples") or []:
+        if isinstance(example, dict) and example.get("event") == event:
+            return dict(example)
+    built = sample(source, (output.rsplit("/", 1)[-1], schema))
+    return {**(built if isinstance(built, dict) else {}), "event": event}
 
 
 def _event_description(event: dict[str, Any]) -> str:

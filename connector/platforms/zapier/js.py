@@ -138,14 +138,18 @@ def create_perform(
     path: str,
     action: str,
     fields: list[tuple[str, str, str]],
-    key_header: str,
+    key_header: str | None,
     key_field: str,
+    path_fields: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Build the body from typed inputs and send it with an idempotency key.
+    """Build the body from typed inputs and send it, with an idempotency key when the
+    action takes one (``key_header``).
 
     ``fields`` is ``(key, kind, label)``. The key is the user's ``key_field`` when given,
     else ``zapier-`` + SHA-256 of the canonical JSON of ``[action, body]`` (see
-    ``connector.platforms.zapier`` for why that is the stable choice).
+    ``connector.platforms.zapier`` for why that is the stable choice). ``path_fields`` travel
+    in the path (``{phone_number}``), URL-encoded, instead of the body; a body left empty
+    is not sent.
     """
     return _source(
         f"{_BASE}"
@@ -165,11 +169,21 @@ def create_perform(
         "  if (kind === 'dict' && typeof value === 'object' && !Object.keys(value).length)"
         " continue;"
         "  body[key] = value; }"
-        " let idempotencyKey = body[__KEY_FIELD__]; delete body[__KEY_FIELD__];"
+        " const headers = {};"
+        " if (__KEY_HEADER__) { let idempotencyKey = body[__KEY_FIELD__];"
+        " delete body[__KEY_FIELD__];"
         " if (!idempotencyKey) { idempotencyKey = 'zapier-'"
         " + z.hash('sha256', canon([__ACTION__, body])).slice(0, 40); }"
-        " const response = await z.request({ method: __METHOD__, url: base + __PATH__,"
-        " headers: { [__KEY_HEADER__]: String(idempotencyKey) }, body });"
+        " headers[__KEY_HEADER__] = String(idempotencyKey); }"
+        " let url = base + __PATH__;"
+        " for (const [key, kind, label] of __FIELDS__) { if (!__PATH_FIELDS__.includes(key))"
+        " continue; const value = String(body[key] === undefined ? '' : body[key]).trim();"
+        " if (!value) { throw new z.errors.Error(`${label} is required.`, 'missing_field', 400); }"
+        " url = url.replace(`{${key}}`, encodeURIComponent(value)); delete body[key]; }"
+        " const request = { method: __METHOD__, url, headers };"
+        " if (Object.keys(body).length || !['GET', 'DELETE'].includes(__METHOD__)) {"
+        " request.body = body; }"
+        " const response = await z.request(request);"
         " return response.data;",
         fields=[list(f) for f in fields],
         method=method,
@@ -177,6 +191,7 @@ def create_perform(
         action=action,
         key_header=key_header,
         key_field=key_field,
+        path_fields=path_fields or [],
     )
 
 
@@ -239,18 +254,30 @@ def hook_perform() -> dict[str, Any]:
 
 
 def perform_list(
-    *, path: str, events: list[str] | None, events_field: str, filters: list[str], limit: int
+    *,
+    path: str,
+    events: list[str] | None,
+    events_field: str,
+    filters: list[str],
+    limit: int,
+    sample_path: str,
+    unpolled: list[str],
 ) -> dict[str, Any]:
-    """Recent real events for the Zap editor, from the polling endpoint."""
+    """Recent real events for the Zap editor, from the polling endpoint; from the sample
+    endpoint when an event is picked that polling does not list (``unpolled``: connector
+    events such as a queued call failing, which Retell's call list does not hold)."""
     return _source(
         f"{_BASE} {_PICKED} {_EVENTS} {_FILTERS}"
         " const params = { ...filters, limit: String(__LIMIT__) };"
         " if (events.length) { params.event = events.join(','); }"
-        " const response = await z.request({ url: base + __PATH__, params });"
+        " const path = events.some((e) => __UNPOLLED__.includes(e)) ? __SAMPLE_PATH__ : __PATH__;"
+        " const response = await z.request({ url: base + path, params });"
         " return response.data;",
         path=path,
         events=events,
         events_field=events_field,
         filters=filters,
         limit=limit,
+        sample_path=sample_path,
+        unpolled=unpolled,
     )

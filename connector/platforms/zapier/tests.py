@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connector.platforms.schema import sample
+from connector.platforms.schema import path_names, sample
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["TEST_FILE", "TEST_SCRIPT", "TOKEN", "fixtures", "test_files"]
@@ -46,7 +46,7 @@ def fixtures(source: ConnectorSource) -> dict[str, Any]:
     }
     actions: dict[str, Any] = {}
     for action in manifest["actions"]:
-        status = 201 if action["kind"] == "create" else 200
+        status = (action.get("statuses") or [201 if action["kind"] == "create" else 200])[0]
         body = _example(source, action["output"])
         route = f"{action['method']} {action['path']}"
         routes[route] = {"status": status, "body": body}
@@ -56,6 +56,7 @@ def fixtures(source: ConnectorSource) -> dict[str, Any]:
             "route": route,
             "input": {k: v for k, v in example.items() if k != key_field},
             "idempotency": action.get("idempotency"),
+            "path_fields": path_names(action["path"]),
         }
     event: Any = None
     for option in manifest["options"]:
@@ -230,18 +231,34 @@ for (const [operation, action] of Object.entries(connector.operations)) {
   const method = `${operation}.operation.perform`;
   const fields = App[kind][key].operation.inputFields;
   const { input, idempotency } = action;
+  const inPath = action.path_fields || [];
   const answered = connector.routes[action.route];
 
   test(`${key}: sends the input and answers with the connector's result`, async () => {
     const result = await run(method, { inputData: input });
     assert.equal(requests.length, 1);
     assert.equal(requests[0].route, action.route);
-    const sent = requests[0].method === 'GET' ? requests[0].query : requests[0].body;
+    assert.equal(requests[0].method, action.route.split(' ')[0]);
+    const sent = (requests[0].method === 'GET' ? requests[0].query : requests[0].body) || {};
     for (const [field, value] of Object.entries(input)) {
+      if (inPath.includes(field)) {
+        const part = encodeURIComponent(String(value));
+        assert.ok(requests[0].path.split('/').includes(part), `${field} in ${requests[0].path}`);
+        assert.equal(sent[field], undefined, `${field} travels in the path only`);
+        continue;
+      }
       assert.deepEqual(sent[field], requests[0].method === 'GET' ? String(value) : value, field);
     }
     assert.deepEqual(result, kind === 'searches' ? [answered.body] : answered.body);
   });
+
+  for (const field of inPath) {
+    test(`${key}: without ${field} nothing is sent, and the message names the field`, async () => {
+      const message = await failure(method, { inputData: { ...input, [field]: ' ' } });
+      assert.ok(message.startsWith(`${label(fields, field)} is required`), message);
+      assert.equal(requests.length, 0);
+    });
+  }
 
   if (idempotency) {
     const header = idempotency.header.toLowerCase();
@@ -285,7 +302,7 @@ for (const [operation, action] of Object.entries(connector.operations)) {
     assert.ok(message.includes(`${label(fields, path)} [${path}] is not valid`), message);
   });
 
-  if (kind === 'creates') {
+  if (kind === 'creates' && idempotency) {
     test(`${key}: an unknown outcome advises replaying the run`, async () => {
       replies[action.route] = {
         status: 502,
