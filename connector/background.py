@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from typing import Protocol, Self
 
 __all__ = ["Loop", "LoopThread", "Runner"]
 
@@ -60,7 +60,7 @@ class LoopThread:
                 self._wake.wait(self._idle)
                 self._wake.clear()
 
-    def start(self) -> LoopThread:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
         self._thread.start()
         return self

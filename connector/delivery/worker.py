@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from connector.background import LoopThread
 from connector.delivery.sender import Sender
 from connector.store.outbox import DeliveryQueue, Job, Outcome
 
@@ -31,8 +32,10 @@ log = logging.getLogger(__name__)
 _RECORD_BATCH = 256
 
 
-class DeliveryWorker:
+class DeliveryWorker(LoopThread):
     """Drains the outbox until stopped."""
+
+    thread_name = "delivery-worker"
 
     def __init__(
         self,
@@ -43,27 +46,21 @@ class DeliveryWorker:
         batch: int = 64,
         idle_seconds: float = 0.5,
     ) -> None:
+        super().__init__(idle_seconds=idle_seconds)
         self._queue = queue_
         self._sender = sender
         self._batch = batch
-        self._idle = idle_seconds
         self._capacity = 2 * concurrency
         self._claimed = 0  # claimed and not yet recorded
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deliver")
         self._outcomes: queue.SimpleQueue[tuple[Job, Outcome] | None] = queue.SimpleQueue()
         self._recorder: threading.Thread | None = None  # started with the first claim
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     @property
     def queue(self) -> DeliveryQueue:
         return self._queue
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def run_once(self) -> int:
         """Claim due deliveries up to the free capacity and hand them to the senders."""
@@ -141,41 +138,10 @@ class DeliveryWorker:
             self._wake.clear()
         raise TimeoutError("deliveries still in flight")
 
-    def run(self) -> None:
-        """Loop until ``stop``; store errors are logged and retried, never fatal."""
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once() > 0
-            except Exception:
-                log.exception("delivery loop failed; retrying")
-                busy = False
-            if not busy:
-                self._wake.wait(self._idle)
-                self._wake.clear()
-
-    def start(self) -> DeliveryWorker:
-        self._thread = threading.Thread(target=self.run, name="delivery-worker", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def request_stop(self) -> None:
-        """Ask ``run`` to return after the current batch (safe from a signal handler)."""
-        self._stop.set()
-        self._wake.set()
-
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming, finish and record what is in flight, then close."""
         self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.join(timeout)
         self._pool.shutdown(wait=True)
         if self._recorder is not None:
             self._outcomes.put(None)
