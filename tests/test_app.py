@@ -231,8 +231,9 @@ def test_schemas_are_served(client: FlaskClient, name: str) -> None:
     assert response.json is not None and "$schema" in response.json
 
 
-def test_unknown_schema_is_404_problem(client: FlaskClient) -> None:
-    """An unknown schema name is a 404 problem, not a 500."""
-    response = client.get("/schemas/..%2Fpyproject.json")
+@pytest.mark.parametrize("name", ["..%2Fpyproject", "a" * 300])
+def test_unknown_schema_is_404_problem(client: FlaskClient, name: str) -> None:
+    """An unknown schema name (a path, or longer than a file name may be) is a 404 problem."""
+    response = client.get(f"/schemas/{name}.json")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"

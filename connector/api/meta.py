@@ -58,7 +58,7 @@ def manifest_json() -> dict[str, Any]:
 def schema_json(name: str) -> dict[str, Any]:
     try:
         return manifest.load_schema(name)
-    except (KeyError, ValueError, FileNotFoundError):
+    except (KeyError, ValueError, OSError):  # OSError: e.g. a name too long for the disk
         raise NotFound(f"No schema named {name!r}.") from None
 
 
