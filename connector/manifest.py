@@ -15,7 +15,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -314,6 +314,7 @@ def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]
                     "options source is not a manifest option path"
                 )
         yield from _check_events(trigger, schemas)
+        yield from _check_respond(trigger, properties_of)
         if trigger["dedupe_key"] not in properties_of(trigger["output"]):
             yield f"manifest.json: trigger {trigger['key']!r}: dedupe_key is not in its output"
     auth = manifest["auth"]
@@ -343,6 +344,24 @@ def _check_events(trigger: dict[str, Any], schemas: dict[str, dict[str, Any]]) -
                 f"manifest.json: trigger {trigger['key']!r}: event {value!r} is not accepted "
                 f"by {subscribe['input']}"
             )
+
+
+def _check_respond(
+    trigger: dict[str, Any], properties_of: Callable[[str], dict[str, Any]]
+) -> Iterator[str]:
+    """A responder's fields are subscribe input fields, its events the trigger's."""
+    respond = trigger.get("respond")
+    if not respond:
+        return
+    where = f"manifest.json: trigger {trigger['key']!r}: respond"
+    fields = properties_of((trigger.get("subscribe") or {}).get("input", ""))
+    for name in (respond["mode"]["field"], respond.get("timeout_field")):
+        if name is not None and name not in fields:
+            yield f"{where}: {name!r} is not a field of the subscribe input"
+    offered = {event["value"] for event in trigger["events"]}
+    for value in respond["events"]:
+        if value not in offered:
+            yield f"{where}: event {value!r} is not one of the trigger's events"
 
 
 def _schema_refs(node: Any, where: str) -> Iterator[tuple[str, str]]:

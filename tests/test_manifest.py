@@ -322,6 +322,18 @@ BROKEN: list[tuple[str, str, Callable[[Any], None], str]] = [
         "schemas/queue-phone-call.input.json: property 'to_number' has no title",
     ),
     (
+        "responder-field",
+        "manifest.json",
+        _set(["triggers", 0, "respond", "mode", "field"], "kind"),
+        "respond: 'kind' is not a field of the subscribe input",
+    ),
+    (
+        "responder-event",
+        "manifest.json",
+        _set(["triggers", 0, "respond", "events"], ["call_rang"]),
+        "respond: event 'call_rang' is not one of the trigger's events",
+    ),
+    (
         "dependent-dropdown-filter",
         "manifest.json",
         _set(["triggers", 0, "filters", 0, "options", "source"], "/v1/options/agent-versions"),

@@ -1361,3 +1361,84 @@ def test_credential_test_request_reaches_me(
     base = str(connector.base_url).rstrip("/")
     out = run_node(node_modules, CREDENTIAL_TEST, str(package), CREDENTIALS, base, token)
     assert out["status"] == status
+
+
+# --- the responder mode (issue 13): answering inbound calls from the workflow ---------------
+
+RESPONSE_MODE = """
+const path = require('node:path');
+const { Workflow } = require('n8n-workflow');
+const [dir, file, parameters] = process.argv.slice(1);
+const { RetellConnectorTrigger } = require(path.join(dir, file));
+const type = new RetellConnectorTrigger();
+const node = { id: '1', name: 'trigger', type: 'x', typeVersion: 1, position: [0, 0],
+  parameters: JSON.parse(parameters) };
+const nodeTypes = { getByName: () => type, getByNameAndVersion: () => type, getKnownTypes: () => ({}) };
+const workflow = new Workflow({ id: 'w', nodes: [node], connections: {}, active: false, nodeTypes });
+const [webhook] = type.description.webhooks;
+// As n8n's webhook helper reads them: getSimpleParameterValue with 'onReceived' as fallback.
+const value = (setting, fallback) =>
+  workflow.expression.getSimpleParameterValue(node, setting, 'webhook', {}, undefined, fallback);
+console.log(JSON.stringify({
+  responseMode: value(webhook.responseMode, 'onReceived'),
+  responseData: value(webhook.responseData, 'firstEntryJson'),
+}));
+"""
+
+
+@pytest.mark.parametrize(
+    ("parameters", "mode", "data"),
+    [
+        ({"mode": "respond"}, "lastNode", "firstEntryJson"),
+        ({"mode": "deliver"}, "onReceived", "noData"),
+        ({}, "onReceived", "noData"),
+    ],
+    ids=["responder", "events", "older-workflow"],
+)
+def test_responder_answers_with_the_last_node(
+    node_modules: Path, package: Path, parameters: dict[str, Any], mode: str, data: str
+) -> None:
+    """In responder mode n8n answers the webhook with the first item of the workflow's last
+    node (as its Webhook node's "When Last Node Finishes"); otherwise at once, empty. A
+    workflow saved before the mode existed keeps receiving events."""
+    found = run_node(node_modules, RESPONSE_MODE, str(package), TRIGGER, json.dumps(parameters))
+    assert found == {"responseMode": mode, "responseData": data}
+
+
+def test_responder_mode_hides_the_event_picker(source: ConnectorSource, names: Names) -> None:
+    """Mode defaults to receiving events; answering inbound calls hides Events (a responder
+    takes inbound calls only) and shows the answer time, bounded as the connector bounds it."""
+    props = {p["name"]: p for p in trigger_node(source, names)["properties"]}
+    assert props["mode"]["default"] == "deliver"
+    assert [o["value"] for o in props["mode"]["options"]] == ["deliver", "respond"]
+    assert props["events"]["displayOptions"] == {"hide": {"mode": ["respond"]}}
+    budget = props["respond_timeout_seconds"]
+    assert budget["displayOptions"] == {"show": {"mode": ["respond"]}}
+    assert (budget["default"], budget["typeOptions"]["maxValue"]) == (4, 8)
+
+
+@pytest.mark.slow
+def test_responder_activation_subscribes_in_respond_mode(
+    node_modules: Path, package: Path, connector: httpx.Client
+) -> None:
+    """Activated as a responder, the node subscribes with mode respond for inbound calls only
+    and its answer time; activation again finds it; back to events, it is replaced."""
+    parameters = {"mode": "respond", "respond_timeout_seconds": 3, "agent_id": ""}
+    out = _hooks(node_modules, package, connector, "checkExists,create", parameters=parameters)
+    assert out["results"] == [False, True]
+    (subscription,) = _subscriptions(connector)
+    assert subscription["events"] == ["call_inbound"]
+    assert (subscription["mode"], subscription["respond_timeout_seconds"]) == ("respond", 3)
+    again = _hooks(
+        node_modules, package, connector, "checkExists", parameters=parameters,
+        state=out["staticData"],
+    )  # fmt: skip
+    assert again["results"] == [True]
+    events = {"mode": "deliver", "events": ["call_analyzed"], "agent_id": ""}
+    back = _hooks(
+        node_modules, package, connector, "checkExists,create", parameters=events,
+        state=out["staticData"],
+    )  # fmt: skip
+    assert back["results"] == [False, True]
+    (replaced,) = _subscriptions(connector)
+    assert replaced["events"] == ["call_analyzed"] and "mode" not in replaced

@@ -281,13 +281,31 @@ function statusOf(error) {
   return Number(error?.httpCode ?? error?.statusCode ?? response?.status);
 }
 
-/** The subscription this node wants: its webhook URL and the filters that are set. */
+/** Whether this node answers inbound calls (the responder mode) rather than receive events. */
+function responding(context) {
+  return RESPOND !== null && context.getNodeParameter(RESPOND.field, '') === RESPOND.value;
+}
+
+/**
+ * The subscription this node wants: its webhook URL and the filters that are set; a
+ * responder also its mode, its events (inbound calls only) and its answer time.
+ */
 function wantedSubscription(context) {
   const wanted = { target_url: context.getNodeWebhookUrl('default') };
+  const answering = responding(context);
   for (const key of FILTERS) {
+    if (answering && key === 'events') continue;
     const value = context.getNodeParameter(key, '');
     if (Array.isArray(value) ? value.length > 0 : String(value ?? '').trim() !== '') {
       wanted[key] = Array.isArray(value) ? value : String(value).trim();
+    }
+  }
+  if (answering) {
+    wanted[RESPOND.field] = RESPOND.value;
+    wanted.events = RESPOND.events;
+    const budget = RESPOND.timeout ? context.getNodeParameter(RESPOND.timeout, '') : '';
+    if (budget !== '' && budget !== null && budget !== undefined) {
+      wanted[RESPOND.timeout] = Number(budget);
     }
   }
   return wanted;
@@ -299,7 +317,8 @@ function sameFilters(found, wanted) {
     const chosen = empty ? (FILTER_DEFAULTS[key] ?? '') : value;
     return Array.isArray(chosen) ? [...chosen].sort().join(',') : String(chosen);
   };
-  return FILTERS.every((key) => normal(key, found[key]) === normal(key, wanted[key]));
+  const keys = RESPOND === null ? FILTERS : [...FILTERS, RESPOND.field, RESPOND.timeout];
+  return keys.every((key) => !key || normal(key, found[key]) === normal(key, wanted[key]));
 }
 
 /** Activation: true when the stored subscription still exists, is active and matches. */

@@ -487,9 +487,84 @@ def the_trigger(source: ConnectorSource) -> dict[str, Any]:
     return dict(triggers[0])
 
 
+# The webhook's answer, by mode: at once and empty for delivered events; for a responder
+# (the manifest trigger's ``respond``) the first item of the workflow's last node, as n8n's
+# Webhook node does with "When Last Node Finishes". A "Respond to Webhook" node cannot be
+# used: from its version 1.1 it refuses to run unless its workflow starts with one of n8n's
+# own webhook nodes (RespondToWebhook.node.ts, WEBHOOK_NODE_TYPES), which a community
+# trigger is not.
+def _response_setting(respond: dict[str, Any] | None, responding: str, delivering: str) -> str:
+    if respond is None:
+        return delivering
+    field, value = respond["mode"]["field"], respond["mode"]["value"]
+    return (
+        f"={{{{$parameter[{js_string(field)}] === {js_string(value)} ? "
+        f"{js_string(responding)} : {js_string(delivering)}}}}}"
+    )
+
+
+def _respond_properties(source: ConnectorSource, trigger: dict[str, Any]) -> list[dict[str, Any]]:
+    """Mode (receive events, or answer inbound calls) and the answer's time budget."""
+    respond = trigger["respond"]
+    field, value = respond["mode"]["field"], respond["mode"]["value"]
+    inputs = {f.key: f for f in input_fields(form(source, trigger["subscribe"]["input"]))}
+    mode_help = inputs[field].help if field in inputs else ""
+    properties: list[dict[str, Any]] = [
+        {
+            "displayName": "Mode",
+            "name": field,
+            "type": "options",
+            "noDataExpression": True,
+            "default": "deliver",
+            "options": [
+                {
+                    "name": "Receive Call Events",
+                    "value": "deliver",
+                    "description": "Start the workflow for each picked event, after it happens",
+                },
+                {"name": respond["label"], "value": value, "description": respond["description"]},
+            ],
+            "description": mode_help,
+        },
+        {
+            "displayName": (
+                f"{respond['label']}: end the workflow with the answer, for example an Edit "
+                "Fields node setting dynamic_variables (an object), override_agent_id or "
+                "metadata. The first item of the last node that runs is the answer."
+            ),
+            "name": "respondNotice",
+            "type": "notice",
+            "default": "",
+            "displayOptions": {"show": {field: [value]}},
+        },
+    ]
+    timeout = respond.get("timeout_field")
+    if timeout and timeout in inputs:
+        budget = inputs[timeout]
+        properties.append(
+            {
+                "displayName": budget.label,
+                "name": timeout,
+                "type": "number",
+                "default": budget.default if budget.default is not None else 4,
+                "typeOptions": {"minValue": 0.5, "maxValue": 8, "numberPrecision": 1},
+                "description": budget.help,
+                "displayOptions": {"show": {field: [value]}},
+            }
+        )
+    return properties
+
+
 def trigger_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
-    """The webhook trigger: REST-hook subscription on activation, one item per event."""
+    """The webhook trigger: REST-hook subscription on activation, one item per event; with
+    the manifest's ``respond``, also a mode that answers inbound calls while they ring."""
     trigger = the_trigger(source)
+    respond = trigger.get("respond")
+    filters = [_trigger_filter(f, trigger) for f in trigger["filters"]]
+    if respond is not None:
+        hide = {"hide": {respond["mode"]["field"]: [respond["mode"]["value"]]}}
+        filters = [{**f, "displayOptions": hide} if f["name"] == "events" else f for f in filters]
+    properties = (_respond_properties(source, trigger) if respond else []) + filters
     return {
         "displayName": f"{names.label} Trigger",
         "name": names.trigger,
@@ -506,10 +581,10 @@ def trigger_node(source: ConnectorSource, names: Names) -> dict[str, Any]:
             {
                 "name": "default",
                 "httpMethod": "POST",
-                "responseMode": "onReceived",
-                "responseData": "noData",
+                "responseMode": _response_setting(respond, "lastNode", "onReceived"),
+                "responseData": _response_setting(respond, "firstEntryJson", "noData"),
                 "path": "webhook",
             }
         ],
-        "properties": [_trigger_filter(f, trigger) for f in trigger["filters"]],
+        "properties": properties,
     }

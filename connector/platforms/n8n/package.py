@@ -107,6 +107,7 @@ def _trigger_js(source: ConnectorSource, names: Names) -> str:
             f"const FILTERS = {json.dumps([f['key'] for f in filters])};",
             f"const FILTER_DEFAULTS = {json.dumps(defaults)};",
             f"const SIGNATURE_HEADERS = {json.dumps(headers)};",
+            f"const RESPOND = {json.dumps(_respond_constant(trigger))};",
             "const TOLERANCE_SECONDS = 5 * 60;",
         ]
     )
@@ -146,6 +147,20 @@ class {cls} {{
 
 module.exports = {{ {cls}, verifyStandardWebhook }};
 """
+
+
+def _respond_constant(trigger: dict[str, Any]) -> dict[str, Any] | None:
+    """What the runtime needs of the manifest trigger's ``respond``: the mode parameter and
+    value, the events a responder takes and the time-budget field; null without one."""
+    respond = trigger.get("respond")
+    if not respond:
+        return None
+    return {
+        "field": respond["mode"]["field"],
+        "value": respond["mode"]["value"],
+        "events": respond["events"],
+        "timeout": respond.get("timeout_field"),
+    }
 
 
 def _package_json(source: ConnectorSource, names: Names, nodes: list[str], creds: str) -> str:
