@@ -720,3 +720,15 @@ def test_files_are_named_after_their_component(exported: Path) -> None:
     paths = [p for *_, p in _code_paths(_read(exported, MAKECOMAPP))]
     pattern = r"(connections|webhooks|modules|rpcs)/([a-z0-9-]+)/\2\.[a-z-]+\.iml\.json"
     assert paths and all(re.fullmatch(pattern, p) for p in paths)
+
+
+def test_readme_says_how_a_scenario_answers_inbound_calls(exported: Path) -> None:
+    """The responder is not a module here (a custom app's webhook cannot carry the scenario's
+    answer back), so the README gives the built-in webhook way and the one subscribe request,
+    quoted so the shell reads it as sent."""
+    readme = (exported / "README.md").read_text(encoding="utf-8")
+    assert "## Answer Inbound Calls" in readme
+    assert "**Custom webhook**" in readme and "**Webhook response**" in readme
+    (command,) = [line for line in readme.splitlines() if line.strip().startswith("-d '")]
+    body = json.loads(command.strip().removeprefix("-d '").removesuffix("'"))
+    assert body["mode"] == "respond" and body["target_url"]

@@ -272,3 +272,21 @@ live = schemathesis.pytest.from_fixture("live_schema").include(path_regex="^/")
 def test_live_app_keeps_to_its_document(case: Case[Any]) -> None:
     """No 5xx, and every status, content type, header and body is the documented one."""
     case.call_and_validate(checks=CHECKS)
+
+
+def test_responder_is_a_callback_that_answers(doc: Doc) -> None:
+    """A responder subscription gets the inbound-call event and answers it: both described,
+    beside the delivered events, as webhooks and subscribe callbacks."""
+    subscribe = doc["paths"]["/v1/triggers/call-events/subscriptions"]["post"]
+    assert set(subscribe["callbacks"]) == {
+        "call-event",
+        "inbound-event",
+        "queued-call-event",
+        "responder",
+    }
+    responder = _resolve(doc, "#/components/pathItems/responder")["post"]
+    body = responder["requestBody"]["content"]["application/json"]["schema"]
+    answer = responder["responses"]["2XX"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/inbound-event"}
+    assert answer == {"$ref": "#/components/schemas/inbound-responder.answer"}
+    assert doc["webhooks"]["responder"] == {"$ref": "#/components/pathItems/responder"}

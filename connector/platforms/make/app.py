@@ -426,4 +426,45 @@ def _readme(source: ConnectorSource) -> str:
         "the event's `id` is the same on every retry, so use it to skip duplicates.",
         "",
     ]
+    for trigger in manifest.get("triggers", []):
+        respond = trigger.get("respond")
+        if respond:
+            lines += _responder_steps(trigger, respond)
     return "\n".join(lines)
+
+
+def _responder_steps(trigger: dict[str, Any], respond: dict[str, Any]) -> list[str]:
+    """How to answer inbound calls from a scenario. A custom app's instant trigger cannot:
+    its webhook answers Make's own acknowledgement, and Make's *Webhook response* module
+    answers only the built-in *Custom webhook* trigger. So the scenario starts with that
+    trigger, and its address is subscribed as a responder with one request."""
+    mode = respond["mode"]
+    body = {"target_url": "<the Custom webhook address>", mode["field"]: mode["value"]}
+    timeout = respond.get("timeout_field")
+    if timeout:
+        body[timeout] = 4
+    subscribe = trigger["subscribe"]
+    return [
+        f"## {respond['label']}",
+        "",
+        respond["description"],
+        "",
+        "This app's *Watch* trigger cannot give that answer (Make's *Webhook response* module",
+        "answers only its built-in *Custom webhook* trigger), so:",
+        "",
+        "1. Start a scenario with the **Custom webhook** module (app *Webhooks*), copy its",
+        "   address, and end it with **Webhook response** (same app): status 200, body JSON",
+        "   such as",
+        '   `{"dynamic_variables": {"first_name": "Ada"}, "override_agent_id": "agent_…"}`.',
+        "2. Subscribe that address as a responder, once (the token of this app's connection):",
+        "",
+        "   ```sh",
+        f"   curl -X {subscribe['method']} https://<your-connector>{subscribe['path']} \\",
+        "     -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\",
+        f"     -d '{json.dumps(body)}'",
+        "   ```",
+        "",
+        "   Keep the `secret` of the answer if the scenario should check the Standard Webhooks",
+        "   signature. Turn the scenario on (scheduling: immediately).",
+        "",
+    ]

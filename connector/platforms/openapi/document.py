@@ -38,6 +38,7 @@ FILE_NAME = "openapi.json"
 SCHEMAS = "#/components/schemas/"
 SECURITY = "bearer"
 CALLBACK_URL = "{$request.body#/target_url}"
+RESPONDER = "responder"  # the path item of a responder's synchronous request
 TAGS = (
     "auth",
     "actions",
@@ -517,7 +518,8 @@ def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
         subscribe["method"], subscribe["path"], 0, operation_id=f"{key}_subscribe",
         summary=f"Subscribe: {trigger['label']}", description=trigger["description"],
         tag="triggers", body=component_name(subscribe["input"]),
-        output=component_name(subscribe["output"]), callbacks=tuple(outputs),
+        output=component_name(subscribe["output"]),
+        callbacks=tuple(outputs) + ((RESPONDER,) if trigger.get("respond") else ()),
     )  # fmt: skip
     id_params = tuple(
         Param(name, "path", {"type": "string"}, "The subscription.", True)
@@ -673,6 +675,37 @@ def _delivery(trigger: dict[str, Any], output: str) -> Schema:
     }
 
 
+def _responder(trigger: dict[str, Any]) -> Schema:
+    """The POST a responder subscription (the trigger's ``respond``) gets while an inbound call
+    rings, and the answer the connector uses from it (a Path Item)."""
+    respond = trigger["respond"]
+    item = _delivery(trigger, component_name(respond["output"]))["post"]
+    mode = respond["mode"]
+    item.update(
+        operationId=f"{trigger['key']}_responder",
+        summary=f"{trigger['label']}: {respond['label']} (subscribed with "
+        f"{mode['field']}={mode['value']})",
+        description=respond["description"],
+        responses={
+            "2XX": {
+                "description": "The answer: used for the call, field by field over the rules' "
+                "and saved context's (an empty body keeps them).",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": SCHEMAS + component_name(respond["answer"])}
+                    }
+                },
+            },
+            "default": {
+                "description": "Ignored, as is an answer that comes too late or is not valid: "
+                "the call is answered without it, and the reason is in the delivery log. "
+                "Nothing is retried."
+            },
+        },
+    )
+    return {"post": item}
+
+
 def _problem(text: str, media_type: str, schema: str, headers: tuple[str, ...]) -> Schema:
     response: Schema = {"description": text, "content": {media_type: {"schema": {"$ref": schema}}}}
     if headers:
@@ -697,6 +730,9 @@ def document(source: ConnectorSource) -> Schema:
     deliveries = {
         output: _delivery(t, output) for t in manifest["triggers"] for output in _event_outputs(t)
     }
+    for trigger in manifest["triggers"]:
+        if trigger.get("respond"):
+            deliveries[RESPONDER] = _responder(trigger)
     auth = manifest["auth"]
     return {
         "openapi": OPENAPI_VERSION,
