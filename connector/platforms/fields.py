@@ -29,6 +29,7 @@ class Field:
     example: Any = None
     default: Any = None
     advanced: bool = False
+    text_ok: bool = False  # a json field that also takes plain text (calling hours: "anytime")
 
 
 def _kind(prop: dict[str, Any]) -> str:
@@ -41,6 +42,11 @@ def _kind(prop: dict[str, Any]) -> str:
     types = [str(t) for t in (raw if isinstance(raw, list) else [raw]) if t != "null"]
     kind = types[0] if types else "string"
     return "json" if kind == "object" else kind
+
+
+def _types(prop: dict[str, Any]) -> list[str]:
+    raw = prop.get("type", [])
+    return [str(t) for t in (raw if isinstance(raw, list) else [raw])]
 
 
 def _label(key: str, prop: dict[str, Any]) -> str:
@@ -69,6 +75,7 @@ def input_fields(schema: dict[str, Any]) -> list[Field]:
                 example=examples[0],
                 default=prop.get("default"),
                 advanced=prop.get("x-visibility") == "advanced",
+                text_ok=_kind(prop) == "json" and "string" in _types(prop),
             )
         )
     return fields

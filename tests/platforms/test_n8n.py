@@ -938,6 +938,42 @@ def test_pre_send_shapes_the_request(
     assert options == {"body": body, "headers": headers}
 
 
+CALLING_HOURS = """
+const path = require('node:path');
+const [dir, file, text] = process.argv.slice(1);
+const mod = require(path.join(dir, file));
+const type = new mod.RetellConnector();
+const fields = type.description.properties.flatMap((p) => (p.type === 'collection' ? p.options : [p]));
+const hours = fields.find((p) => p.name === 'call_window');
+const [preSend] = hours.routing.send.preSend;
+const context = { getNodeParameter: () => text };
+(async () => {
+  try {
+    console.log(JSON.stringify((await preSend.call(context, { body: {} })).body));
+  } catch (error) {
+    console.log(JSON.stringify({ error: error.message }));
+  }
+})();
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("anytime", {"call_window": "anytime"}),
+        ('{"start": "09:00", "end": "17:00"}', {"call_window": {"start": "09:00", "end": "17:00"}}),
+        ("", {}),
+    ],
+    ids=["text", "object", "empty"],
+)
+def test_calling_hours_take_text_or_json(
+    node_modules: Path, package: Path, text: str, sent: dict[str, Any]
+) -> None:
+    """Queue Phone Call's Calling hours is "anytime" or an object: text that is not JSON is
+    sent as text, not refused as bad JSON."""
+    assert run_node(node_modules, CALLING_HOURS, str(package), ACTION, text) == sent
+
+
 # The idempotency key preSend in the context n8n gives it (IExecuteSingleFunctions): one
 # call per context in argv, each {instance, workflow, node, execution, run, item, key}.
 KEY = """

@@ -787,3 +787,57 @@ def test_connector_event_triggers_offer_their_own_fields(
     listed = operation["performList"]["source"]
     assert '"/v1/triggers/call-events/sample"' in listed and '"call_inbound"' in listed
     assert manifest.schema_validator(schema).is_valid(operation["sample"])
+
+
+@pytest.mark.slow
+def test_queue_find_and_cancel_a_queued_call(live: Live) -> None:
+    """Queue Phone Call answers with the queued call (a replayed step, the same one); Find
+    Queued Call finds it; Cancel Queued Call cancels it before it is dialled."""
+    queue = "creates.queue_phone_call.operation.perform"
+    later = "2099-01-01T09:00:00Z"  # so that the dialer leaves it queued
+    inputs = {
+        **_call_input(),
+        "campaign": "zap-test",
+        "call_window": "anytime",
+        "not_before": later,
+    }
+    first, replay = live.run((queue, {"inputData": inputs}), (queue, {"inputData": inputs}))
+    assert "results" in first, first
+    queued = first["results"]
+    assert (queued["state"], queued["campaign"]) == ("queued", "zap-test")
+    assert replay["results"]["id"] == queued["id"]
+    found = live.result(
+        "searches.find_queued_call.operation.perform", inputData={"queued_call_id": queued["id"]}
+    )
+    assert [q["id"] for q in found] == [queued["id"]]
+    cancelled = live.result(
+        "creates.cancel_queued_call.operation.perform", inputData={"queued_call_id": queued["id"]}
+    )
+    assert cancelled["state"] == "cancelled"
+    assert live.calls_created() == 0
+
+
+@pytest.mark.slow
+def test_save_and_delete_caller_context(live: Live) -> None:
+    """Save Caller Context puts the number in the path (a + arrives as itself) and the context
+    in the body; Delete Caller Context removes it."""
+    saved = live.result(
+        "creates.save_caller_context.operation.perform",
+        inputData={
+            "phone_number": "+14155550142",
+            "dynamic_variables": {"first_name": "Ada"},
+            "metadata": '{"crm_contact_id": "c-1001"}',
+        },
+    )
+    assert saved["phone_number"] == "+14155550142"
+    stored = live.http.get("/v1/inbound/contacts/%2B14155550142").json()
+    assert (stored["dynamic_variables"], stored["metadata"]) == (
+        {"first_name": "Ada"},
+        {"crm_contact_id": "c-1001"},
+    )
+    deleted = live.result(
+        "creates.delete_caller_context.operation.perform",
+        inputData={"phone_number": "+14155550142"},
+    )
+    assert deleted == {"phone_number": "+14155550142", "deleted": True}
+    assert live.http.get("/v1/inbound/contacts/%2B14155550142").status_code == 404

@@ -88,8 +88,11 @@ function sendPairs(parameter, property) {
   };
 }
 
-/** JSON text (a json parameter) sent as an object; empty text or {} is left out. */
-function sendJson(parameter, property) {
+/**
+ * JSON text (a json parameter) sent as an object; empty text or {} is left out. With
+ * textOk, text that is not JSON is sent as text (calling hours: "anytime" or an object).
+ */
+function sendJson(parameter, property, textOk = false) {
   return async function (requestOptions) {
     let value = this.getNodeParameter(parameter, '');
     if (typeof value === 'string') {
@@ -97,7 +100,8 @@ function sendJson(parameter, property) {
       try {
         value = JSON.parse(value);
       } catch (error) {
-        throw new Error(`"${property}" is not valid JSON: ${error.message}`);
+        if (!textOk) throw new Error(`"${property}" is not valid JSON: ${error.message}`);
+        value = value.trim();
       }
     }
     if (value !== null && typeof value === 'object' && Object.keys(value).length === 0) {

@@ -205,7 +205,9 @@ def _routing(field: Field, path: str, send_to: str) -> dict[str, Any]:
     if field.kind == "dict":
         return {"send": {"preSend": [Js(f"sendPairs({js_string(path)}, {js_string(field.key)})")]}}
     if field.kind == "json":
-        return {"send": {"preSend": [Js(f"sendJson({js_string(path)}, {js_string(field.key)})")]}}
+        text_ok = ", true" if field.text_ok else ""
+        call = f"sendJson({js_string(path)}, {js_string(field.key)}{text_ok})"
+        return {"send": {"preSend": [Js(call)]}}
     return {"send": {"type": send_to, "property": field.key, "propertyInDotNotation": False}}
 
 

@@ -223,7 +223,7 @@ def _create(
         method=action["method"],
         path=action["path"],
         action=action["key"],
-        fields=[(f.key, f.kind, f.label) for f in fields],
+        fields=[(f.key, "json-or-text" if f.text_ok else f.kind, f.label) for f in fields],
         key_header=idempotency.get("header") if key_field else None,
         key_field=key_field,
         path_fields=path_names(action["path"]),

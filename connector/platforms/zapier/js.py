@@ -145,11 +145,12 @@ def create_perform(
     """Build the body from typed inputs and send it, with an idempotency key when the
     action takes one (``key_header``).
 
-    ``fields`` is ``(key, kind, label)``. The key is the user's ``key_field`` when given,
-    else ``zapier-`` + SHA-256 of the canonical JSON of ``[action, body]`` (see
-    ``connector.platforms.zapier`` for why that is the stable choice). ``path_fields`` travel
-    in the path (``{phone_number}``), URL-encoded, instead of the body; a body left empty
-    is not sent.
+    ``fields`` is ``(key, kind, label)``; kind ``json-or-text`` is JSON when it parses and
+    plain text otherwise (calling hours: ``anytime`` or an object). The key is the user's
+    ``key_field`` when given, else ``zapier-`` + SHA-256 of the canonical JSON of
+    ``[action, body]`` (see ``connector.platforms.zapier`` for why that is the stable
+    choice). ``path_fields`` travel in the path (``{phone_number}``), URL-encoded, instead
+    of the body; a body left empty is not sent.
     """
     return _source(
         f"{_BASE}"
@@ -160,10 +161,11 @@ def create_perform(
         " for (const [key, kind, label] of __FIELDS__) {"
         "  let value = bundle.inputData[key];"
         "  if (value === undefined || value === null || value === '') continue;"
-        "  if (kind === 'json' && typeof value === 'string') {"
-        "   try { value = JSON.parse(value); } catch (e) {"
+        "  if ((kind === 'json' || kind === 'json-or-text') && typeof value === 'string') {"
+        "   try { value = JSON.parse(value); } catch (e) { if (kind === 'json-or-text') {"
+        " value = value.trim(); } else {"
         "    throw new z.errors.Error(`${label}: not valid JSON (${e.message}).`,"
-        " 'invalid_json', 400); } }"
+        " 'invalid_json', 400); } } }"
         "  if (kind === 'string-or-integer' && /^\\d+$/.test(String(value).trim())) {"
         " value = Number(String(value).trim()); }"
         "  if (kind === 'dict' && typeof value === 'object' && !Object.keys(value).length)"
