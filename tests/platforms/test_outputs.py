@@ -205,3 +205,26 @@ def test_n8n_create_output_drops_empty_and_hidden_fields(
         "agent_name": None,
         "new_retell_field": "kept",
     }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "queue_phone_call",
+        "find_queued_call",
+        "cancel_queued_call",
+        "save_caller_context",
+        "delete_caller_context",
+    ],
+)
+def test_new_actions_offer_only_what_they_return(source: ConnectorSource, key: str) -> None:
+    """Each campaign and caller-context action offers, on Zapier and Make, fields of its own
+    output schema only (the queued call, the saved context, the deletion), never a call's."""
+    (action,) = [a for a in source.manifest["actions"] if a["key"] == key]
+    declared = set(source.schema(action["output"])["properties"])
+    group = "searches" if action["kind"] == "search" else "creates"
+    zapier = _zapier_outputs(source, group, key)  # find_queued_call is Zapier's name too
+    assert zapier and {name.split("__")[0] for name in zapier} <= declared
+    module = key.replace("_", "-")
+    interface = app_files(source)[f"modules/{module}/{module}.interface.iml.json"]
+    assert {field["name"] for field in interface} == declared
