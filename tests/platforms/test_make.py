@@ -298,7 +298,14 @@ def _trigger_problems(
     if (detach.get("method"), detach.get("url")) != (unsubscribe["method"], expected):
         yield f"webhook {webhook_id}: detach is {detach.get('method')} {detach.get('url')}"
     params = code("webhook", webhook_id, "params") or []
-    yield from _field_problems(source, params, subscribe["input"], webhook_id, {TARGET_FIELD})
+    respond = trigger.get("respond") or {}
+    responder = {respond.get("mode", {}).get("field"), respond.get("timeout_field")} - {None}
+    for name in responder:
+        if name in _by_name(params):
+            yield f"webhook {webhook_id}: offers {name!r}, but its scenario cannot answer a call"
+    yield from _field_problems(
+        source, params, subscribe["input"], webhook_id, {TARGET_FIELD, *responder}
+    )
     watchers = [
         m for m, module in components["module"].items() if module.get("webhook") == webhook_id
     ]

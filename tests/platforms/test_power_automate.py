@@ -538,3 +538,10 @@ def test_export_writes_the_two_files(tmp_path: Path) -> None:
     """export() writes apiDefinition.swagger.json and apiProperties.json, and returns them."""
     written = export("power-automate", tmp_path, source=load_source(BASE_URL))
     assert sorted(p.name for p in written) == sorted([API_DEFINITION, API_PROPERTIES])
+
+
+def test_trigger_does_not_offer_responder_fields(api: Doc) -> None:
+    """The connector trigger's flow cannot answer an inbound call (Response needs the built-in
+    HTTP trigger), so Mode and the answer time are not offered on its form."""
+    properties = _body_schema(_trigger(api))["properties"]
+    assert {"target_url", "events", "agent_id"} == set(properties)

@@ -317,7 +317,11 @@ def _webhook(
     subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     labels = {e["value"]: e["label"] for e in trigger.get("events", [])}
     fields, params = _parameters(
-        source, subscribe["input"], rpcs, skip=(TARGET_FIELD,), labels=labels
+        source,
+        subscribe["input"],
+        rpcs,
+        skip=(TARGET_FIELD, *_responder_fields(trigger)),
+        labels=labels,
     )
     attach = {
         "url": subscribe["path"],
@@ -351,6 +355,14 @@ def _webhook(
             },
         ),
     }
+
+
+def _responder_fields(trigger: dict[str, Any]) -> tuple[str, ...]:
+    """The subscribe fields that make a responder (mode, answer time): not offered on a
+    webhook whose scenario cannot answer (see the README's responder steps)."""
+    respond = trigger.get("respond") or {}
+    names = [(respond.get("mode") or {}).get("field"), respond.get("timeout_field")]
+    return tuple(name for name in names if name)
 
 
 def _instant_trigger(

@@ -266,6 +266,12 @@ def _webhook_trigger(
     subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     input_file = _file(subscribe["input"])
     body = _body_schema(schemas, input_file)
+    # A connector trigger's flow cannot answer (Response needs the built-in HTTP trigger), so
+    # the fields that make a responder are not offered; the README gives the responder way.
+    respond = trigger.get("respond") or {}
+    for name in ((respond.get("mode") or {}).get("field"), respond.get("timeout_field")):
+        if name:
+            body["properties"].pop(name, None)
     target = body["properties"]["target_url"]
     target["x-ms-notification-url"] = True
     target["x-ms-visibility"] = "internal"
