@@ -275,16 +275,45 @@ def _manifest_problems(
 def _trigger_problems(
     trigger: Doc, components: Doc, code: Callable[[str, str, str], Any], source: ConnectorSource
 ) -> Iterator[str]:
-    subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
+    """The trigger's webhook (its form picks the events) and one webhook per event with an
+    output of its own (its events fixed), each with an instant module mapping that output."""
+    subscribe = trigger["subscribe"]
     hooks = [
         webhook_id
         for webhook_id in components["webhook"]
         if (code("webhook", webhook_id, "attach") or {}).get("url") == subscribe["path"]
     ]
-    if not hooks:
+    fixed = {
+        webhook_id: events
+        for webhook_id in hooks
+        if isinstance(
+            events := code("webhook", webhook_id, "attach").get("body", {}).get("events"), list
+        )
+    }
+    main = [webhook_id for webhook_id in hooks if webhook_id not in fixed]
+    if not main:
         yield f"trigger {trigger['key']}: no webhook attaches to {subscribe['path']}"
         return
-    webhook_id = hooks[0]
+    yield from _webhook_problems(trigger, main[0], None, components, code, source)
+    for event in trigger["events"]:
+        if not event.get("output") or event.get("default"):
+            continue
+        own = [webhook_id for webhook_id, events in fixed.items() if events == [event["value"]]]
+        if not own:
+            yield f"trigger {trigger['key']}: event {event['value']!r} has no webhook of its own"
+            continue
+        yield from _webhook_problems(trigger, own[0], event, components, code, source)
+
+
+def _webhook_problems(
+    trigger: Doc,
+    webhook_id: str,
+    event: Doc | None,
+    components: Doc,
+    code: Callable[[str, str, str], Any],
+    source: ConnectorSource,
+) -> Iterator[str]:
+    subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     attach = code("webhook", webhook_id, "attach")
     if attach.get("method") != subscribe["method"]:
         yield f"webhook {webhook_id}: attach uses {attach.get('method')}"
@@ -303,17 +332,17 @@ def _trigger_problems(
     for name in responder:
         if name in _by_name(params):
             yield f"webhook {webhook_id}: offers {name!r}, but its scenario cannot answer a call"
-    yield from _field_problems(
-        source, params, subscribe["input"], webhook_id, {TARGET_FIELD, *responder}
-    )
+    skip = {TARGET_FIELD, *responder} | ({"events"} if event else set())
+    yield from _field_problems(source, params, subscribe["input"], webhook_id, skip)
     watchers = [
         m for m, module in components["module"].items() if module.get("webhook") == webhook_id
     ]
     if not watchers:
         yield f"webhook {webhook_id}: no instant trigger module uses it"
+    output = (event or {}).get("output") or trigger["output"]
     for module_id in watchers:
         interface = code("module", module_id, "interface") or []
-        yield from _interface_problems(source, interface, trigger["output"], module_id)
+        yield from _interface_problems(source, interface, output, module_id)
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -542,6 +571,9 @@ def test_broken_export_is_rejected(
         ("saveCallerContext", "Save a Caller Context", "action", "update"),
         ("deleteCallerContext", "Delete a Caller Context", "action", "delete"),
         ("watchCallEvents", "Watch Call Events", "instant_trigger", None),
+        ("watchCallInbound", "Watch: Inbound call answered", "instant_trigger", None),
+        ("watchQueuedCallFailed", "Watch: Queued call failed", "instant_trigger", None),
+        ("watchQueuedCallExpired", "Watch: Queued call expired", "instant_trigger", None),
     ],
 )
 def test_module_kind_and_label(
@@ -689,6 +721,8 @@ def test_outcome_unknown_is_not_retryable(status: str, exported: Path) -> None:
         ("saveCallerContext", "inbound-contact.json"),
         ("deleteCallerContext", "inbound-contact.deleted.json"),
         ("watchCallEvents", "call-event.json"),
+        ("watchCallInbound", "inbound-event.json"),
+        ("watchQueuedCallFailed", "queued-call-event.json"),
     ],
 )
 def test_samples_are_valid_outputs(module_id: str, schema: str, exported: Path) -> None:
@@ -739,3 +773,22 @@ def test_readme_says_how_a_scenario_answers_inbound_calls(exported: Path) -> Non
     (command,) = [line for line in readme.splitlines() if line.strip().startswith("-d '")]
     body = json.loads(command.strip().removeprefix("-d '").removesuffix("'"))
     assert body["mode"] == "respond" and body["target_url"]
+
+
+@pytest.mark.parametrize(
+    ("webhook_id", "event"),
+    [
+        ("callEventsCallInbound", "call_inbound"),
+        ("callEventsQueuedCallFailed", "queued_call.failed"),
+        ("callEventsQueuedCallExpired", "queued_call.expired"),
+    ],
+)
+def test_connector_events_have_webhooks_of_their_own(
+    webhook_id: str, event: str, exported: Path
+) -> None:
+    """Each connector event subscribes on its own (its fields are not a call's), offering the
+    agent filter but no event picker."""
+    attach = json.loads(_component_file(exported, "webhook", webhook_id, "attach").read_text())
+    assert attach["body"]["events"] == [event]
+    params = json.loads(_component_file(exported, "webhook", webhook_id, "params").read_text())
+    assert [p["name"] for p in params] == ["agent_id"]

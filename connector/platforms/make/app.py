@@ -33,6 +33,7 @@ __all__ = ["ERROR_TYPES", "MAKECOMAPP", "TARGET_FIELD", "app_files", "export"]
 
 MAKECOMAPP = "makecomapp.json"
 TARGET_FIELD = "target_url"  # the REST-hook field the platform fills with its webhook URL
+EVENTS_FIELD = "events"  # the REST-hook field that picks events (fixed on an event's webhook)
 CONNECTION_PARAMS = ("baseUrl", "apiToken")
 # How Make should treat each problem status: data errors stop the bundle, token errors ask
 # the user to reconnect, and only answers that are safe to repeat (409: the same request is
@@ -117,6 +118,20 @@ def app_files(source: ConnectorSource) -> Files:
         module_id = "watch" + pascal(trigger["key"])
         components["module"][module_id] = _instant_trigger(source, trigger, webhook_id, files)
         groups.setdefault(trigger["noun"] + "s", []).append(module_id)
+        # A connector event with an output of its own (a queued call failing, an inbound call
+        # answered) gets its own webhook and module, so that its fields can be mapped.
+        for event in trigger.get("events", []):
+            if not event.get("output") or event.get("default"):
+                continue
+            webhook_id = camel(f"{trigger['key']} {event['value']}")
+            components["webhook"][webhook_id] = _webhook(
+                source, trigger, connection_id, rpcs, files, event=event
+            )
+            module_id = "watch" + pascal(event["value"])
+            components["module"][module_id] = _instant_trigger(
+                source, trigger, webhook_id, files, event=event
+            )
+            groups.setdefault(trigger["noun"] + "s", []).append(module_id)
     for option in manifest.get("options", []):
         rpc_id = rpcs[option["path"]]
         components["rpc"][rpc_id] = _rpc(option, rpc_id, connection_id, files)
@@ -313,23 +328,30 @@ def _webhook(
     connection_id: str,
     rpcs: dict[str, str],
     files: Files,
+    *,
+    event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The trigger's webhook; with ``event``, one subscribed to that event alone."""
     subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     labels = {e["value"]: e["label"] for e in trigger.get("events", [])}
+    fixed = (EVENTS_FIELD,) if event else ()
     fields, params = _parameters(
         source,
         subscribe["input"],
         rpcs,
-        skip=(TARGET_FIELD, *_responder_fields(trigger)),
+        skip=(TARGET_FIELD, *_responder_fields(trigger), *fixed),
         labels=labels,
     )
+    body: dict[str, Any] = {
+        TARGET_FIELD: "{{webhook.url}}",
+        **{f.key: body_expression(f) for f in fields},
+    }
+    if event is not None:
+        body[EVENTS_FIELD] = [event["value"]]
     attach = {
         "url": subscribe["path"],
         "method": subscribe["method"].upper(),
-        "body": {
-            TARGET_FIELD: "{{webhook.url}}",
-            **{f.key: body_expression(f) for f in fields},
-        },
+        "body": body,
         "response": {"data": {"externalHookId": "{{body.id}}"}},
     }
     detach = {
@@ -337,14 +359,14 @@ def _webhook(
         "method": unsubscribe["method"].upper(),
     }
     return {
-        "label": trigger["label"],
+        "label": f"{trigger['label']}: {event['label']}" if event else trigger["label"],
         "webhookType": "web",
         "connection": connection_id,
         "altConnection": None,
         "codeFiles": _code_files(
             files,
             "webhooks",
-            kebab(trigger["key"]),
+            kebab(f"{trigger['key']} {event['value']}" if event else trigger["key"]),
             {
                 "communication": {"output": "{{body}}"},
                 "params": params,
@@ -366,8 +388,39 @@ def _responder_fields(trigger: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _instant_trigger(
-    source: ConnectorSource, trigger: dict[str, Any], webhook_id: str, files: Files
+    source: ConnectorSource,
+    trigger: dict[str, Any],
+    webhook_id: str,
+    files: Files,
+    *,
+    event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The trigger's instant module; with ``event``, that event's, with its own fields."""
+    if event is not None:
+        outputs, example = _output(source, event["output"])
+        examples = source.schema(event["output"]).get("examples") or []
+        example = next((x for x in examples if x.get("event") == event["value"]), example)
+        return {
+            "label": f"Watch: {event['label']}",
+            "description": f"Triggers when {event['when']}. {event.get('description', '')}".strip(),
+            "moduleType": "instant_trigger",
+            "webhook": webhook_id,
+            "connection": None,
+            "altConnection": None,
+            "codeFiles": _code_files(
+                files,
+                "modules",
+                kebab("watch_" + event["value"]),
+                {
+                    "communication": None,
+                    "staticParams": [],
+                    "mappableParams": None,
+                    "interface": outputs,
+                    "samples": example,
+                    "scope": None,
+                },
+            ),
+        }
     outputs, example = _output(source, trigger["output"])
     return {
         "label": f"Watch {trigger['noun'].title()}s",
