@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-__all__ = ["free_port", "stop_group", "wait_ready"]
+__all__ = ["free_port", "is_ready", "stop_group", "wait_ready"]
 
 
 def free_port() -> int:
@@ -21,15 +21,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def is_ready(url: str, *, timeout: float = 2.0) -> bool:
+    """Whether ``url``/readyz answers 200 now (a refused or slow connection is not ready)."""
+    try:
+        return httpx.get(f"{url}/readyz", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_ready(url: str, *, seconds: float = 30.0) -> bool:
     """True once ``url``/readyz answers 200, False if it has not within ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            time.sleep(0.1)
+        if is_ready(url, timeout=1):
+            return True
+        time.sleep(0.1)
     return False
 
 

@@ -10,15 +10,12 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -37,6 +34,7 @@ from connector.store.schema import (
 )
 from connector.store.tables import metadata
 from tests.conftest import PG_ENV, TOKEN
+from tests.processes import free_port, is_ready, stop_group
 
 MIGRATIONS = Path(__file__).parents[1] / "connector" / "store" / "migrations"
 PRE_MIGRATION_SCHEMA = Path(__file__).parent / "data" / "pre_migration_schema.sql"
@@ -275,12 +273,6 @@ def test_processes_starting_together_create_the_schema_once(empty_database: str)
     assert schema_differences(empty_database) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _schema_lines(logs: Iterable[Path]) -> list[str]:
     """The lines ``connector.store.schema`` logged at start-up, from every process's log."""
     return [
@@ -289,13 +281,6 @@ def _schema_lines(logs: Iterable[Path]) -> list[str]:
         for line in path.read_text(errors="replace").splitlines()
         if "connector.store.schema: " in line
     ]
-
-
-def _answers_ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.slow
@@ -309,7 +294,7 @@ def test_serve_and_workers_start_together_on_an_empty_database(
     migrates, the others find the schema current, and ``serve`` keeps running (before, two
     starts in six ended in "Worker failed to boot").
     """
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RETELL_API_KEY": "migrations-test-key",
@@ -340,18 +325,11 @@ def test_serve_and_workers_start_together_on_an_empty_database(
                 break
             time.sleep(0.2)
             schema_lines = _schema_lines(logs.values())
-            ready = ready or _answers_ready(port)
+            ready = ready or is_ready(f"http://127.0.0.1:{port}")
         exited = {name: p.returncode for name, p in processes.items() if p.poll() is not None}
     finally:
         for process in processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+            stop_group(process)
     tails = {name: path.read_text(errors="replace")[-2000:] for name, path in logs.items()}
     assert exited == {}, tails
     assert ready, tails["serve"]

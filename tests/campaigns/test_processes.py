@@ -28,6 +28,7 @@ from tests.campaigns.sandbox_loop import (
     sandbox_calls,
 )
 from tests.conftest import TOKEN
+from tests.processes import stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +71,8 @@ class DialerProcess:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop_group(self.process)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.mcp.conftest import SALES_LINE, client, http_transport, run, texts, wire
+from tests.processes import free_port, is_ready, stop_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -36,17 +35,11 @@ class Served:
         return [c for c in page["items"] if c.get("to_number") == number]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """``serve --sandbox --workers 2`` on a loopback port, until the module ends."""
     work = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("RETELL_", "CONNECTOR_"))},
         "RETELL_API_KEY": "unused-replaced-by-sandbox",
@@ -67,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _ready(url):
+        while not is_ready(url):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
@@ -75,19 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert found, log.read_text()
         yield Served(url, found[1])
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+        stop_group(process)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
