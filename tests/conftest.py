@@ -19,6 +19,7 @@ from sqlalchemy import Engine, inspect
 
 from connector.app import create_app
 from connector.retell.retry import RetryPolicy
+from connector.services import Services
 from connector.settings import Settings
 from connector.store.engine import create_store_engine
 from connector.store.schema import migrate
@@ -163,11 +164,11 @@ def retell() -> FakeRetell:
     return fake
 
 
-@pytest.fixture
-def app(tmp_path: Path, retell: FakeRetell) -> Flask:
-    settings = make_settings(tmp_path)
+def build_app(settings: Settings, retell: FakeRetell, engine: Engine | None = None) -> Flask:
+    """The connector as tests run it: Retell faked at the edge, quick retries, the test's logs."""
     return create_app(
         settings,
+        engine=engine,
         retell_transport=retell.transport,
         retry=RetryPolicy.testing(),
         configure_logs=False,
@@ -175,8 +176,20 @@ def app(tmp_path: Path, retell: FakeRetell) -> Flask:
 
 
 @pytest.fixture
+def app(tmp_path: Path, retell: FakeRetell) -> Flask:
+    return build_app(make_settings(tmp_path), retell)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def svc(app: Flask) -> Services:
+    """The services of whichever ``app`` the test's folder defines (one copy for all)."""
+    found: Services = app.extensions["connector"]
+    return found
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,8 +12,7 @@ from flask.testing import FlaskClient
 
 from connector.app import create_app
 from connector.retell.client import CONNECTOR_TAG
-from connector.retell.retry import RetryPolicy
-from tests.conftest import AUTH, FakeRetell, make_settings, sample_call
+from tests.conftest import AUTH, FakeRetell, build_app, make_settings, sample_call
 
 URL = "/v1/actions/create-phone-call"
 CREATE = ("POST", "/v2/create-phone-call")
@@ -304,7 +303,6 @@ def test_concurrent_retry_during_reconciliation_conflicts(
 
 def test_keys_are_scoped_per_token(tmp_path: Any, retell: FakeRetell) -> None:
     """Two platform tokens using the same key place two different calls."""
-    from connector.app import create_app
     from tests.conftest import make_settings
 
     other = "other-token-0123456789abcdef"
@@ -347,12 +345,7 @@ def test_default_region_setting_reads_a_national_from_number(
 ) -> None:
     """With CONNECTOR_DEFAULT_REGION, a national From number is read in that region."""
     settings = make_settings(tmp_path, connector_default_region="us")
-    app = create_app(
-        settings,
-        retell_transport=retell.transport,
-        retry=RetryPolicy.testing(),
-        configure_logs=False,
-    )
+    app = build_app(settings, retell)
     retell.on(*CREATE, _echo_numbers)
     body = {"from_number": "(415) 777-4444", "to_number": "(415) 555-0100"}
     response = post(app.test_client(), body)

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from connector.app import create_app
-from connector.retell.retry import RetryPolicy
-from connector.services import Services
-from tests.conftest import FakeRetell, make_settings
+from tests.conftest import FakeRetell, build_app, make_settings
 
 OTHER_TOKEN = "other-token-0123456789abcdef"
 SALES_LINE = "+14157774444"
@@ -48,21 +44,4 @@ def app(tmp_path: Path, retell: FakeRetell, engine: Engine) -> Flask:
         connector_retry_schedule="0,0,0",
         delivery_timeout_seconds=0.5,
     )
-    return create_app(
-        settings,
-        engine=engine,
-        retell_transport=retell.transport,
-        retry=RetryPolicy.testing(),
-        configure_logs=False,
-    )
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def svc(app: Flask) -> Services:
-    found: Services = app.extensions["connector"]
-    return found
+    return build_app(settings, retell, engine)

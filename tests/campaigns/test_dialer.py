@@ -13,15 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from connector.app import create_app
 from connector.campaigns.capacity import Reading, budget_from
 from connector.campaigns.dialer import Dialer
 from connector.retell.client import RetellClient
-from connector.retell.retry import RetryPolicy
 from connector.retell.signature import sign
 from connector.services import Services
 from tests.campaigns.conftest import SALES_LINE
-from tests.conftest import AUTH, RETELL_KEY, FakeRetell, make_settings, sample_call
+from tests.conftest import AUTH, RETELL_KEY, FakeRetell, build_app, make_settings, sample_call
 
 CONCURRENCY = {"concurrency_limit": 5, "current_concurrency": 0, "reserved_inbound_concurrency": 0}
 
@@ -205,13 +203,7 @@ def test_an_ambiguous_dial_not_found_is_resent_with_the_same_key(
 @pytest.fixture
 def polling_app(tmp_path: Path, retell: FakeRetell, engine: Engine) -> Flask:
     settings = make_settings(tmp_path, call_poll_seconds=0.05, call_safety_seconds=0.3)
-    return create_app(
-        settings,
-        engine=engine,
-        retell_transport=retell.transport,
-        retry=RetryPolicy.testing(),
-        configure_logs=False,
-    )
+    return build_app(settings, retell, engine)
 
 
 def test_without_webhooks_the_end_is_found_by_polling(

@@ -14,10 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from connector.app import create_app
-from connector.retell.retry import RetryPolicy
 from connector.services import Services
-from tests.conftest import TOKEN, FakeRetell, make_settings, sample_call
+from tests.conftest import TOKEN, FakeRetell, build_app, make_settings, sample_call
 from tests.subscriber import Reply, Subscriber
 from tests.trigger.test_ingest import post_event
 
@@ -80,13 +78,7 @@ def console_app(tmp_path: Path, retell: FakeRetell, engine: Engine) -> Flask:
         connector_retry_schedule="0,0",
         delivery_timeout_seconds=2,
     )
-    return create_app(
-        settings,
-        engine=engine,
-        retell_transport=retell.transport,
-        retry=RetryPolicy.testing(),
-        configure_logs=False,
-    )
+    return build_app(settings, retell, engine)
 
 
 @pytest.fixture

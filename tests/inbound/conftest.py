@@ -14,14 +14,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
-from connector.app import create_app
 from connector.delivery.ssrf import guarded_transport
 from connector.inbound.responder import Responders
 from connector.inbound.service import InboundService
-from connector.retell.retry import RetryPolicy
 from connector.retell.signature import sign
 from connector.services import Services
-from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell, make_settings
+from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell, build_app, make_settings
 
 # A Wednesday, 10:30 in San Francisco (UTC-8): inside business hours at +1415 numbers.
 WEDNESDAY_MORNING = 1_796_236_200.0  # 2026-12-02T18:30:00Z
@@ -71,30 +69,13 @@ def app(tmp_path: Path, retell: FakeRetell, engine: Engine, clock: Clock) -> Ite
         connector_retry_schedule="0,0,0",
         delivery_timeout_seconds=0.5,
     )
-    built = create_app(
-        settings,
-        engine=engine,
-        retell_transport=retell.transport,
-        retry=RetryPolicy.testing(),
-        configure_logs=False,
-    )
+    built = build_app(settings, retell, engine)
     service = InboundService(engine, Responders(guarded_transport(allow_private=True)), clock=clock)
     services: Services = built.extensions["connector"]
     services.inbound.close()
     services.inbound = service  # the same service, on the test's clock
     yield built
     service.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def svc(app: Flask) -> Services:
-    found: Services = app.extensions["connector"]
-    return found
 
 
 @pytest.fixture
