@@ -98,29 +98,13 @@ def test_the_cookie_is_secure_behind_https(
     assert "Secure" in cookie_header(app.test_client())
 
 
-def test_a_configured_secret_signs_cookies_that_another_app_accepts(
-    tmp_path: Path, retell: FakeRetell, engine: Engine
+@pytest.mark.parametrize("secret", ["k" * 40, None], ids=["configured-secret", "generated-secret"])
+def test_apps_on_one_database_accept_each_others_sessions(
+    tmp_path: Path, retell: FakeRetell, engine: Engine, secret: str | None
 ) -> None:
-    """Two processes with the same CONNECTOR_CONSOLE_SECRET accept each other's sessions."""
-    settings = make_settings(tmp_path, connector_console_secret="k" * 40)
-    first, second = (
-        create_app(settings, engine=engine, retell_transport=retell.transport, configure_logs=False)
-        for _ in range(2)
-    )
-    client = first.test_client()
-    sign_in(client)
-    value = client.get_cookie(COOKIE, path="/console")
-    assert value is not None
-    other = second.test_client()
-    other.set_cookie(COOKIE, value.value, path="/console")
-    assert other.get("/console/").status_code == 200
-
-
-def test_a_generated_secret_is_shared_through_the_store(
-    tmp_path: Path, retell: FakeRetell, engine: Engine
-) -> None:
-    """Without the setting, apps on the same database share the generated key."""
-    settings = make_settings(tmp_path)
+    """Two processes accept each other's sessions: with the same CONNECTOR_CONSOLE_SECRET, or
+    without it, through the key generated once and shared in the store."""
+    settings = make_settings(tmp_path, connector_console_secret=secret)
     first, second = (
         create_app(settings, engine=engine, retell_transport=retell.transport, configure_logs=False)
         for _ in range(2)

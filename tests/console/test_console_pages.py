@@ -259,6 +259,7 @@ def test_each_platform_download_is_a_zip_for_this_address(
 
 
 def test_an_unknown_download_is_404(user: FlaskClient) -> None:
+    """Setup offers only the platforms' exports; any other download name is a 404."""
     assert user.get("/console/setup/myspace.zip").status_code == 404
 
 

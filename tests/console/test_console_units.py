@@ -76,6 +76,7 @@ def test_line_chart_skips_hours_without_a_value() -> None:
 
 
 def test_an_empty_chart_has_a_summary_and_no_marks() -> None:
+    """A day without events still has a text summary for screen readers, and no bars."""
     chart = bar_chart("Events", HOURS, [Series("events", "events", [0] * 24)])
     assert chart.rects == [] and "events: 0" in chart.summary
 
@@ -100,10 +101,12 @@ def test_when(value: object, text: str) -> None:
     [(2.34, "2.3 s"), (42, "42 s"), (83.4, "1 min 23 s"), (7260, "2 h 1 min"), (None, "—")],
 )
 def test_duration(seconds: object, text: str) -> None:
+    """Durations read in the largest units that fit; a missing one is a dash."""
     assert duration(seconds) == text
 
 
 def test_percent() -> None:
+    """Rates show as whole percentages; a missing rate is a dash."""
     assert (percent(0.934), percent(None)) == ("93%", "—")
 
 
@@ -117,6 +120,7 @@ def test_a_session_round_trips_and_a_tampered_one_does_not() -> None:
 
 
 def test_csrf_compare() -> None:
+    """Only the session's own CSRF token matches: not empty, missing or extended ones."""
     session = ConsoleSession.anonymous()
     assert session.csrf_matches(session.csrf)
     assert not session.csrf_matches("")
