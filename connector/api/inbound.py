@@ -21,12 +21,12 @@ from connector import jsontext
 from connector.api.auth import protect
 from connector.api.body import json_body
 from connector.api.params import limit_arg
-from connector.api.signed import signed_retell_body
+from connector.api.signed import retell_json, signed_retell_body
 from connector.inbound.contacts import parse_contact, parse_contact_number
 from connector.inbound.request import INBOUND_EVENT, parse_inbound
 from connector.inbound.rules import parse_rule
 from connector.inbound.service import InboundService
-from connector.problems import FieldError, MalformedBody, NotFound
+from connector.problems import NotFound
 from connector.services import services
 
 __all__ = ["answers_inbound", "bp", "inbound", "webhook_bp"]
@@ -64,17 +64,7 @@ def answers_inbound(raw: bytes) -> bool:
 
 def answer_verified(raw: bytes) -> Response:
     """The answer to a signature-checked inbound call body."""
-    try:
-        body = jsontext.loads(raw)
-    except jsontext.TooDeeplyNested as exc:
-        raise MalformedBody(
-            "The webhook body is nested too deeply.", errors=[FieldError("body", str(exc))]
-        ) from None
-    except ValueError:  # also UnicodeDecodeError
-        raise MalformedBody(
-            "The webhook body is not valid JSON.", errors=[FieldError("body", "is not valid JSON")]
-        ) from None
-    answered = inbound().answer(parse_inbound(body))
+    answered = inbound().answer(parse_inbound(retell_json(raw)))
     if answered.deliveries:
         services().wake_delivery()
     log.info(

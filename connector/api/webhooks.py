@@ -12,9 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from connector import jsontext
 from connector.api.inbound import answer_verified, answers_inbound
-from connector.api.signed import signed_retell_body
+from connector.api.signed import retell_json, signed_retell_body
 from connector.limits import MAX_WEBHOOK_BYTES
 from connector.problems import FieldError, MalformedBody
 from connector.services import services
@@ -30,17 +29,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 
 
 def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
-    try:
-        body = jsontext.loads(raw)
-    except jsontext.TooDeeplyNested as exc:
-        raise MalformedBody(
-            "The webhook body is nested too deeply.", errors=[FieldError("body", str(exc))]
-        ) from None
-    except ValueError:  # also UnicodeDecodeError
-        raise MalformedBody(
-            "The webhook body is not valid JSON.",
-            errors=[FieldError("body", "is not valid JSON")],
-        ) from None
+    body = retell_json(raw)
     event = body.get("event") if isinstance(body, dict) else None
     call = body.get("call") if isinstance(body, dict) else None
     if not isinstance(event, str) or not event or not isinstance(call, dict):
