@@ -305,27 +305,24 @@ class QueueStore:
 
     def set_paused(self, owner: str, name: str, paused: bool) -> None:
         """Pause or resume a campaign (creating it if it has no calls yet)."""
-        now = self._clock()
-        with self._engine.begin() as conn:
-            self._ensure_campaign(conn, owner, name, now)
-            conn.execute(
-                update(campaigns)
-                .where(campaigns.c.owner == owner, campaigns.c.name == name)
-                .values(paused=1 if paused else 0)
-            )
+        self._set_campaign(owner, name, paused=1 if paused else 0)
 
     def set_window(self, owner: str, name: str, window: Any) -> None:
         """Store a campaign's default window (its JSON form), creating the campaign if new.
 
         Queued calls that use the campaign's window are re-checked against it when claimed.
         """
+        self._set_campaign(owner, name, call_window=None if window is None else json.dumps(window))
+
+    def _set_campaign(self, owner: str, name: str, **values: Any) -> None:
+        """Change a campaign's row, creating the campaign first if it has no row yet."""
         now = self._clock()
         with self._engine.begin() as conn:
             self._ensure_campaign(conn, owner, name, now)
             conn.execute(
                 update(campaigns)
                 .where(campaigns.c.owner == owner, campaigns.c.name == name)
-                .values(call_window=None if window is None else json.dumps(window))
+                .values(**values)
             )
 
     # -- campaigns -----------------------------------------------------------------------
