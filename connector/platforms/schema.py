@@ -16,6 +16,7 @@ from connector.platforms.source import ConnectorSource
 
 __all__ = [
     "Located",
+    "absolute_refs",
     "camel",
     "form",
     "kebab",
@@ -73,18 +74,18 @@ def resolve(source: ConnectorSource, located: Located) -> Located:
     raise ValueError(f"$ref chain too deep in {file}")
 
 
-def _absolute(node: Any, file: str) -> Any:
+def absolute_refs(node: Any, file: str) -> Any:
     """``node`` with its local refs (``#/$defs/x``) made to name ``file``, so that they still
     resolve once the node is copied into another schema."""
     if isinstance(node, dict):
         return {
             key: f"{file}{value}"
             if key == "$ref" and isinstance(value, str) and value.startswith("#")
-            else _absolute(value, file)
+            else absolute_refs(value, file)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_absolute(item, file) for item in node]
+        return [absolute_refs(item, file) for item in node]
     return node
 
 
@@ -100,7 +101,7 @@ def form(source: ConnectorSource, ref: str) -> dict[str, Any]:
         if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
             target_file, target = resolve(source, (file, prop))
             beside = {k: v for k, v in prop.items() if k != "$ref"}
-            prop = {**_absolute(target, target_file), **beside}
+            prop = {**absolute_refs(target, target_file), **beside}
         properties[key] = prop
     return {**schema, "properties": properties}
 

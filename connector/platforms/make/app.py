@@ -396,35 +396,20 @@ def _instant_trigger(
     event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The trigger's instant module; with ``event``, that event's, with its own fields."""
-    if event is not None:
-        outputs, example = _output(source, event["output"])
-        examples = source.schema(event["output"]).get("examples") or []
+    if event is None:
+        label, key = f"Watch {trigger['noun'].title()}s", trigger["key"]
+        description, output = trigger["description"], trigger["output"]
+    else:
+        label, key = f"Watch: {event['label']}", event["value"]
+        description = f"Triggers when {event['when']}. {event.get('description', '')}".strip()
+        output = event["output"]
+    outputs, example = _output(source, output)
+    if event is not None:  # the schema's example of this very event, when it has one
+        examples = source.schema(output).get("examples") or []
         example = next((x for x in examples if x.get("event") == event["value"]), example)
-        return {
-            "label": f"Watch: {event['label']}",
-            "description": f"Triggers when {event['when']}. {event.get('description', '')}".strip(),
-            "moduleType": "instant_trigger",
-            "webhook": webhook_id,
-            "connection": None,
-            "altConnection": None,
-            "codeFiles": _code_files(
-                files,
-                "modules",
-                kebab("watch_" + event["value"]),
-                {
-                    "communication": None,
-                    "staticParams": [],
-                    "mappableParams": None,
-                    "interface": outputs,
-                    "samples": example,
-                    "scope": None,
-                },
-            ),
-        }
-    outputs, example = _output(source, trigger["output"])
     return {
-        "label": f"Watch {trigger['noun'].title()}s",
-        "description": trigger["description"],
+        "label": label,
+        "description": description,
         "moduleType": "instant_trigger",
         "webhook": webhook_id,
         "connection": None,
@@ -432,7 +417,7 @@ def _instant_trigger(
         "codeFiles": _code_files(
             files,
             "modules",
-            kebab("watch_" + trigger["key"]),
+            kebab("watch_" + key),
             {
                 "communication": None,
                 "staticParams": [],

@@ -28,7 +28,7 @@ from connector.limits import (
     MAX_REQUEST_LINE_BYTES,
     MAX_WEBHOOK_BYTES,
 )
-from connector.platforms.schema import form
+from connector.platforms.schema import absolute_refs, form
 from connector.platforms.source import ConnectorSource, load_source
 
 __all__ = ["ROUTES", "Param", "Route", "component_name", "document", "export", "served_document"]
@@ -478,22 +478,8 @@ def _body_without(inputs: Schema, names: list[str], here: str) -> Schema:
     body.pop("required", None)
     if required:
         body["required"] = required
-    made: Schema = _file_refs(body, f"{here}.json")
+    made: Schema = absolute_refs(body, f"{here}.json")
     return made
-
-
-def _file_refs(node: Any, file: str) -> Any:
-    """Local refs (``#/$defs/x``) made to name ``file``, for a schema taken out of it."""
-    if isinstance(node, dict):
-        return {
-            key: f"{file}{value}"
-            if key == "$ref" and isinstance(value, str) and value.startswith("#")
-            else _file_refs(value, file)
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_file_refs(item, file) for item in node]
-    return node
 
 
 def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
