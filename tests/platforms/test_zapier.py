@@ -841,3 +841,21 @@ def test_save_and_delete_caller_context(live: Live) -> None:
     )
     assert deleted == {"phone_number": "+14155550142", "deleted": True}
     assert live.http.get("/v1/inbound/contacts/%2B14155550142").status_code == 404
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("trigger", "input_data", "event"),
+    [
+        ("call_inbound", {}, "call_inbound"),
+        ("queued_call_failed", {}, "queued_call.failed"),
+        ("call_events", {"events": ["queued_call.expired"]}, "queued_call.expired"),
+    ],
+)
+def test_connector_event_samples_come_from_the_connector(
+    live: Live, trigger: str, input_data: dict[str, Any], event: str
+) -> None:
+    """The Zap editor's samples of a connector event come from the sample endpoint (the poll
+    endpoint lists Retell's calls only, and refuses these events)."""
+    listed = live.result(f"triggers.{trigger}.operation.performList", inputData=input_data)
+    assert listed and {item["event"] for item in listed} == {event}
