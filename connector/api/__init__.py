@@ -14,6 +14,7 @@ from connector.api import (
     mcp,
     meta,
     options,
+    params,
     triggers,
     webhooks,
 )
@@ -24,6 +25,7 @@ __all__ = ["register_api"]
 def register_api(app: Flask) -> None:
     jsonprovider.install(app)  # request.get_json refuses over-deep nesting too
     errors.init_app(app)
+    app.before_request(params.refuse_nul)  # before the store sees an id PostgreSQL cannot hold
     app.register_blueprint(meta.bp)
     app.register_blueprint(meta.me_bp)
     app.register_blueprint(actions.bp)

@@ -35,6 +35,11 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
     if isinstance(raw, dict):  # platforms send blank optional inputs as null or ""
         raw = {k: v for k, v in raw.items() if not (k != "target_url" and v in (None, ""))}
     body = validate_object(raw, "subscription.input.json")
+    if "\x00" in (body.get("agent_id") or ""):  # PostgreSQL text cannot hold it
+        raise ValidationFailed(
+            "Invalid agent_id.",
+            errors=[FieldError("agent_id", "must not contain NUL characters")],
+        )
     allow_private = services().settings.connector_allow_private_targets
     try:
         target = validate_target_url(body["target_url"], allow_private=allow_private)
