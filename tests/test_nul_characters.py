@@ -1,4 +1,4 @@
-"""A NUL character in an id, a filter or a stored text field is refused as bad input.
+"""A NUL character in an id or a filter, or a stored field the store cannot hold, is bad input.
 
 PostgreSQL text cannot hold NUL, so such input used to fail in the store, which answered
 503 "retry" to a request that can never succeed. Run on both stores (the ``engine`` fixture).
@@ -43,12 +43,21 @@ def test_nul_in_a_path_or_query_parameter_is_422_naming_it(
     ]
 
 
-def test_nul_in_a_subscription_agent_id_is_422_naming_it(client: FlaskClient) -> None:
-    """A subscription whose agent filter carries a NUL is refused and not stored."""
-    body = {"target_url": "https://example.com/hook", "agent_id": "agent\x00x"}
+@pytest.mark.parametrize(
+    ("agent_id", "message"),
+    [
+        ("agent\x00x", "must not contain NUL characters"),
+        ("a" * 129, "must be at most 128 characters"),
+    ],
+)
+def test_a_subscription_agent_id_the_store_cannot_hold_is_422(
+    client: FlaskClient, agent_id: str, message: str
+) -> None:
+    """A subscription's agent filter with a NUL or past the column width is refused, unstored."""
+    body = {"target_url": "https://example.com/hook", "agent_id": agent_id}
     response = client.post("/v1/triggers/call-events/subscriptions", json=body, headers=AUTH)
     assert response.status_code == 422, response.json
     assert response.json is not None
-    assert [e["path"] for e in response.json["errors"]] == ["agent_id"]
+    assert response.json["errors"] == [{"path": "agent_id", "message": message}]
     listed = client.get("/v1/triggers/call-events/subscriptions", headers=AUTH).json
     assert listed is not None and listed["items"] == []

@@ -26,6 +26,7 @@ __all__ = ["bp"]
 bp = protect(Blueprint("triggers", __name__, url_prefix="/v1/triggers/call-events"))
 
 MAX_POLL_LIMIT = 100
+MAX_AGENT_ID = 128  # the store's column width
 SAMPLE_SIZE = 3
 
 
@@ -35,11 +36,7 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
     if isinstance(raw, dict):  # platforms send blank optional inputs as null or ""
         raw = {k: v for k, v in raw.items() if not (k != "target_url" and v in (None, ""))}
     body = validate_object(raw, "subscription.input.json")
-    if "\x00" in (body.get("agent_id") or ""):  # PostgreSQL text cannot hold it
-        raise ValidationFailed(
-            "Invalid agent_id.",
-            errors=[FieldError("agent_id", "must not contain NUL characters")],
-        )
+    _check_agent_id(body.get("agent_id") or "")
     allow_private = services().settings.connector_allow_private_targets
     try:
         target = validate_target_url(body["target_url"], allow_private=allow_private)
@@ -60,6 +57,18 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
     # (Power Automate's webhook triggers do).
     location = public_base_url() + url_for(".unsubscribe", subscription_id=created.id)
     return created.public(with_secret=True), 201, {"Location": location}
+
+
+def _check_agent_id(agent_id: str) -> None:
+    """What the schema leaves to the store: its column width, and no NUL (PostgreSQL text
+    cannot hold one); past either, PostgreSQL refused the row and the client got a 503."""
+    if "\x00" in agent_id:
+        problem = "must not contain NUL characters"
+    elif len(agent_id) > MAX_AGENT_ID:
+        problem = f"must be at most {MAX_AGENT_ID} characters"
+    else:
+        return
+    raise ValidationFailed("Invalid agent_id.", errors=[FieldError("agent_id", problem)])
 
 
 def _delivery_mode(body: dict[str, Any]) -> tuple[list[str], str, float | None]:
