@@ -276,7 +276,10 @@ def test_overview_reads_never_scan(engine: Engine, monkeypatch: pytest.MonkeyPat
         found = plan(engine, statement)
         for table in ("connector_deliveries", "connector_events", "connector_delivery_attempts"):
             assert_indexed(engine, found, table)
-        if "connector_delivery_attempts" in str(statement):  # by time, not by the owner's rows
+        # SQLite plans by rule: attempts are read by time, not through the owner's rows.
+        # PostgreSQL plans by cost, and on a seed this small it may rightly drive from the
+        # owner's deliveries into attempts by primary key, also a plan without a scan.
+        if engine.dialect.name == "sqlite" and "connector_delivery_attempts" in str(statement):
             assert "connector_delivery_attempts_at" in found, found
 
 
