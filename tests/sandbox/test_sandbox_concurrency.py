@@ -216,7 +216,9 @@ def test_each_call_s_busy_time_is_recorded_for_utilisation(sandboxes: list[Sandb
     assert report["busy_seconds"] == pytest.approx(sum(s["busy_seconds"] for s in slots.values()))
     assert report["first_dial_at"] == min(s["dialed_at"] for s in slots.values())
     assert report["last_end_at"] == max(s["ended_at"] for s in slots.values())
-    assert report["current"] == 0 and report["highest"] == 2
+    first, second = sorted(slots.values(), key=lambda s: s["dialed_at"])
+    overlapped = second["dialed_at"] < first["ended_at"]  # not if the first ended very fast
+    assert report["current"] == 0 and report["highest"] == (2 if overlapped else 1)
 
 
 def test_the_call_list_can_be_left_out(sandboxes: list[SandboxServer]) -> None:
