@@ -86,7 +86,12 @@ def create_app(
         queue=worker.queue,
         delivery_log=DeliveryLog(engine),
         worker=worker,
-        campaigns=CampaignService(QueueStore(engine), keys, wake_dialer=dialer.wake),
+        campaigns=CampaignService(
+            QueueStore(engine),
+            keys,
+            wake_dialer=dialer.wake,
+            default_region=settings.connector_default_region,
+        ),
         dialer=dialer,
         inbound=InboundService(
             engine,

@@ -82,11 +82,13 @@ def validate_queue(
     *,
     now: float,
     campaign_window: Callable[[str], CallWindow | None] = lambda _name: None,
+    default_region: str | None = None,
 ) -> QueueRequest:
     """The validated request, or ``ValidationFailed`` listing every invalid field.
 
     ``campaign_window`` gives a campaign's own window (used when the call gives none) to
-    check that the call can ring before it expires.
+    check that the call can ring before it expires; ``default_region`` reads national numbers
+    as Create Phone Call does (``CONNECTOR_DEFAULT_REGION``).
     """
     if not isinstance(body, dict):
         raise ValidationFailed(
@@ -99,7 +101,8 @@ def validate_queue(
     key: str | None = None
     try:
         call, key = validate_create_phone_call(
-            {k: v for k, v in body.items() if k not in QUEUE_FIELDS}
+            {k: v for k, v in body.items() if k not in QUEUE_FIELDS},
+            default_region=default_region,
         )
     except ValidationFailed as exc:
         errors.update({e.path: e.message for e in exc.errors})

@@ -48,8 +48,10 @@ class CampaignService:
         *,
         wake_dialer: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        default_region: str | None = None,
     ) -> None:
         self._store = store
+        self._default_region = default_region
         self._keys = keys
         self._wake = wake_dialer
         self._clock = clock
@@ -65,6 +67,7 @@ class CampaignService:
             body,
             now=self._clock(),
             campaign_window=lambda name: self._store.campaign_window(owner, name),
+            default_region=self._default_region,
         )
         if header_key and request.idempotency_key and header_key != request.idempotency_key:
             raise ValidationFailed(

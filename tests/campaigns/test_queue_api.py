@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 from connector import manifest
 from connector.services import Services
 from tests.campaigns.conftest import OTHER_TOKEN, SALES_LINE
-from tests.conftest import AUTH
+from tests.conftest import AUTH, FakeRetell, build_app, make_settings
 
 OTHER = {"Authorization": f"Bearer {OTHER_TOKEN}"}
 
@@ -316,3 +317,12 @@ def test_sample_of_queued_call_events(client: FlaskClient, event: str) -> None:
     (item,) = response.json
     assert item["event"] == event
     assert schema_errors("queued-call-event.json", item) == []
+
+
+def test_national_numbers_use_the_default_region(tmp_path: Path, retell: FakeRetell) -> None:
+    """CONNECTOR_DEFAULT_REGION reads national numbers for Queue Phone Call as for Create."""
+    app = build_app(make_settings(tmp_path, connector_default_region="GB"), retell)
+    national = {"from_number": "020 7946 0000", "to_number": "07911 123456"}
+    response = queue(app.test_client(), **national)
+    assert response.status_code == 202, response.text
+    assert response.json["to_number"] == "+447911123456"
