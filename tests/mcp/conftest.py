@@ -32,6 +32,10 @@ from tests.conftest import TOKEN, make_settings
 
 KEY = "sandbox-key"
 SALES_LINE = "+14157774444"
+# Tools every MCP surface must offer: a call action, a lookup, both dropdown lists, the poll.
+CORE_TOOLS = frozenset(
+    {"create_phone_call", "get_call", "list_phone_numbers", "list_agents", "recent_call_events"}
+)
 
 
 @dataclass
