@@ -25,6 +25,7 @@ from typing import Any, Final, cast
 
 import phonenumbers
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from connector.manifest import schema_validator
@@ -115,13 +116,17 @@ def validate_object(body: object, name: str) -> dict[str, Any]:
 def validate_idempotency_key(value: object, *, path: str = "idempotency_key") -> str:
     """An idempotency key from the body or the ``Idempotency-Key`` header, per the schema."""
     schema = _schema(INPUT_SCHEMA)
-    validator = schema_validator(INPUT_SCHEMA).evolve(
-        schema=schema["properties"]["idempotency_key"]
-    )
-    for error in validator.iter_errors(value):
+    for error in _idempotency_key_validator().iter_errors(value):
         message = _describe(error, schema)[0][1]
         raise ValidationFailed(f"{path} {message}.", errors=[FieldError(path, message)])
     return cast(str, value)
+
+
+@functools.cache
+def _idempotency_key_validator() -> Validator:
+    """The ``idempotency_key`` property's validator, built once: it runs on every keyed request."""
+    schema = _schema(INPUT_SCHEMA)
+    return schema_validator(INPUT_SCHEMA).evolve(schema=schema["properties"]["idempotency_key"])
 
 
 @functools.lru_cache(maxsize=4096)
