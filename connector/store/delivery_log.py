@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from connector.flatten import iso_from_ms
+from connector.store.delivery_rows import delivery_rows
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
 
 __all__ = ["DeliveryLog"]
@@ -33,16 +34,11 @@ class DeliveryLog:
     ) -> list[dict[str, Any]]:
         c = deliveries.c
         query = (
-            select(
+            delivery_rows(
                 deliveries,
                 events.c.event,
                 events.c.call_id,
                 subscriptions.c.target_url,
-            )
-            .select_from(
-                deliveries.join(events, events.c.id == c.event_id).outerjoin(
-                    subscriptions, subscriptions.c.id == c.subscription_id
-                )
             )
             .where(c.owner == owner)
             .order_by(c.created_at.desc(), c.id)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, tuple_
 
+from connector.store.delivery_rows import delivery_rows
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
 
 __all__ = ["DeliveryFilter", "DeliveryPage", "DeliveryPages", "decode_cursor", "encode_cursor"]
@@ -70,29 +71,21 @@ class DeliveryPages:
     ) -> DeliveryPage:
         """Up to ``limit`` deliveries older than ``cursor`` (ValueError for a bad cursor)."""
         c = deliveries.c
-        query = (
-            select(
-                c.id,
-                c.event_id,
-                c.subscription_id,
-                c.state,
-                c.attempts,
-                c.next_attempt_at,
-                c.last_status,
-                c.last_error,
-                c.created_at,
-                c.delivered_at,
-                events.c.event,
-                events.c.call_id,
-                subscriptions.c.target_url,
-            )
-            .select_from(
-                deliveries.join(events, events.c.id == c.event_id).outerjoin(
-                    subscriptions, subscriptions.c.id == c.subscription_id
-                )
-            )
-            .where(c.owner == owner)
-        )
+        query = delivery_rows(
+            c.id,
+            c.event_id,
+            c.subscription_id,
+            c.state,
+            c.attempts,
+            c.next_attempt_at,
+            c.last_status,
+            c.last_error,
+            c.created_at,
+            c.delivered_at,
+            events.c.event,
+            events.c.call_id,
+            subscriptions.c.target_url,
+        ).where(c.owner == owner)
         if where.state:
             query = query.where(c.state == where.state)
         if where.subscription_id:
@@ -119,21 +112,13 @@ class DeliveryPages:
     def one(self, owner: str, delivery_id: str) -> dict[str, Any] | None:
         """One delivery with its event, subscription and every attempt, oldest first."""
         c = deliveries.c
-        query = (
-            select(
-                deliveries,
-                events.c.event,
-                events.c.call_id,
-                events.c.received_at,
-                subscriptions.c.target_url,
-            )
-            .select_from(
-                deliveries.join(events, events.c.id == c.event_id).outerjoin(
-                    subscriptions, subscriptions.c.id == c.subscription_id
-                )
-            )
-            .where(c.owner == owner, c.id == delivery_id)
-        )
+        query = delivery_rows(
+            deliveries,
+            events.c.event,
+            events.c.call_id,
+            events.c.received_at,
+            subscriptions.c.target_url,
+        ).where(c.owner == owner, c.id == delivery_id)
         a = delivery_attempts.c
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
