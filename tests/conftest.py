@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -26,6 +27,25 @@ from connector.store.schema import migrate
 from connector.store.tables import metadata
 
 TOKEN = "test-token-0123456789abcdef"
+
+
+@dataclass
+class Clock:
+    """A clock tests move by hand (unix seconds), for stores and services that take ``clock``."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, iso: str) -> Clock:
+        self.now = dt.datetime.fromisoformat(iso).timestamp()
+        return self
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 RETELL_KEY = "test-retell-key"
 PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
 

@@ -7,19 +7,12 @@ from sqlalchemy import Engine
 
 from connector.problems import IdempotencyConflict, IdempotencyKeyReused
 from connector.store.idempotency import DAY, IdempotencyStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import Engine
 
-from tests.conftest import FakeRetell, build_app, make_settings
+from tests.conftest import Clock, FakeRetell, build_app, make_settings
 
 OTHER_TOKEN = "other-token-0123456789abcdef"
 SALES_LINE = "+14157774444"
-
-
-@dataclass
-class Clock:
-    """A clock tests move by hand (unix seconds)."""
-
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self, iso: str) -> Clock:
-        self.now = dt.datetime.fromisoformat(iso).timestamp()
-        return self
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from connector.inbound.responder import Responders
 from connector.inbound.service import InboundService
 from connector.retell.signature import sign
 from connector.services import Services
-from tests.conftest import AUTH, RETELL_KEY, TOKEN, FakeRetell, build_app, make_settings
+from tests.conftest import AUTH, RETELL_KEY, TOKEN, Clock, FakeRetell, build_app, make_settings
 
 # A Wednesday, 10:30 in San Francisco (UTC-8): inside business hours at +1415 numbers.
 WEDNESDAY_MORNING = 1_796_236_200.0  # 2026-12-02T18:30:00Z
@@ -45,19 +45,10 @@ def signed_post(
     return client.post(path, data=text, headers=headers)
 
 
-class Clock:
-    """A settable clock for the inbound service (rule windows, ids, the answer cache)."""
-
-    def __init__(self, now: float = WEDNESDAY_MORNING) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    """The inbound service's clock (rule windows, ids, the answer cache), on a Wednesday morning."""
+    return Clock(WEDNESDAY_MORNING)
 
 
 @pytest.fixture

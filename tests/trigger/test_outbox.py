@@ -25,7 +25,7 @@ from connector.store.inbox import EventInbox
 from connector.store.outbox import DAY, DeliveryQueue, Job, Outcome
 from connector.store.subscriptions import Subscription, SubscriptionStore
 from connector.store.tables import deliveries, delivery_attempts, subscriptions
-from tests.conftest import sample_call
+from tests.conftest import Clock, sample_call
 from tests.subscriber import Subscriber
 
 SCHEDULE = (60.0, 600.0, 3600.0)  # four attempts in all
@@ -39,22 +39,9 @@ FAILED = Outcome(500, 1.0, error="HTTP 500")
 GONE = Outcome(410, 1.0, error="HTTP 410")
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
