@@ -27,6 +27,8 @@ from connector.store.schema import migrate
 from connector.store.tables import metadata
 
 TOKEN = "test-token-0123456789abcdef"
+RETELL_KEY = "test-retell-key"
+PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
 
 
 @dataclass
@@ -44,10 +46,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-RETELL_KEY = "test-retell-key"
-PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
 
 
 @pytest.fixture(autouse=True)
