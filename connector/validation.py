@@ -204,8 +204,12 @@ def _after_double_zero(text: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
-    """The region whose numbering a valid E.164 number follows (``+1…`` → ``US``), if any."""
+    """The region whose numbering a valid E.164 number follows (``+1…`` → ``US``), if any.
+
+    Remembered like ``normalize_e164``: it parses the From number again on every call, and a
+    campaign dials from the same few numbers."""
     try:
         parsed = phonenumbers.parse(e164, None)
     except NumberParseException:
