@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -204,3 +207,55 @@ def test_requests_go_where_httpx_would_send_the_path(base_url, call, path) -> No
     expected = httpx.Client(base_url=base_url).build_request("GET", path).url
     assert seen == [expected]
     assert str(expected).endswith(path) and str(expected).startswith(base_url.rstrip("/"))
+
+
+def test_create_sends_what_an_httpx_client_would() -> None:
+    """Requests go straight to the transport, yet carry what ``httpx.Client`` would send:
+    the key, the user agent, the JSON body and the configured timeouts."""
+    fake = FakeRetell()
+    fake.reply(*CREATE, 201, {"call_id": "call_abc123"})
+    body = {"to_number": "+14155550123", "metadata": {"name": "Zoë"}}
+    assert make_client(fake).create_phone_call(body) == {"call_id": "call_abc123"}
+    (sent,) = fake.requests
+    expected = httpx.Client(
+        base_url="https://retell.test",
+        headers={"Authorization": f"Bearer {RETELL_KEY}", "User-Agent": "retell-connector"},
+        timeout=httpx.Timeout(30.0, connect=5.0, pool=5.0),
+    ).build_request("POST", "/v2/create-phone-call", json=body)
+    assert sent.url == expected.url
+    assert sent.headers.multi_items() == expected.headers.multi_items()
+    assert sent.read() == expected.read()
+    assert sent.extensions["timeout"] == expected.extensions["timeout"]
+
+
+def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an injected transport, ``HTTP(S)_PROXY`` is honoured as by ``httpx.Client``."""
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)
+            answer = json.dumps({"call_id": "call_abc123"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+        client = RetellClient(api_key=RETELL_KEY, base_url="http://retell.invalid")
+        assert client.create_phone_call({"to_number": "+14155550123"})["call_id"] == "call_abc123"
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["http://retell.invalid/v2/create-phone-call"]
