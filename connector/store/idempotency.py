@@ -17,7 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Insert,
+    Update,
+    bindparam,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects import sqlite
 
 from connector.problems import IdempotencyConflict, IdempotencyKeyReused, Problem
 from connector.store.engine import InsertIfNew
@@ -29,13 +40,40 @@ __all__ = ["Claim", "IdempotencyStore"]
 DAY = 86_400.0
 PURGE_EVERY_SECONDS = 3600.0
 
-# The two statements every call runs, built once.
-_INSERT_NEW = InsertIfNew(keys, keys.c.key)
-_COMPLETE = (
+
+class _DriverSql:
+    """A statement compiled once per backend and run as driver SQL (``exec_driver_sql``).
+
+    Every Create Phone Call runs two; SQLAlchemy's compiled-statement path (cache key,
+    parameter processing, result set-up) costs about 10 µs more per statement than this,
+    while errors are still wrapped and connections still invalidated the same way. SQLite is
+    compiled with named parameters, which ``sqlite3`` takes from a dictionary as PostgreSQL's
+    driver does.
+    """
+
+    def __init__(self, statement: Callable[[Connection], Insert | Update]) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> CursorResult[Any]:
+        dialect = conn.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            named = dialect if dialect.name == "postgresql" else sqlite.dialect(paramstyle="named")
+            done = self._statement(conn).compile(dialect=named)
+            compiled = self._compiled[dialect.name] = (str(done), dict(done.params))
+        sql, constants = compiled
+        return conn.exec_driver_sql(sql, {**constants, **params})
+
+
+# The two statements every call runs.
+_CLAIM = _DriverSql(InsertIfNew(keys, keys.c.key).on)
+_UPDATE_DONE = (
     update(keys)
     .where(keys.c.scope == bindparam("b_scope"), keys.c.key == bindparam("b_key"))
     .values(state="done", status_code=bindparam("b_status"), response=bindparam("b_response"))
 )
+_COMPLETE = _DriverSql(lambda _conn: _UPDATE_DONE)
 
 
 @dataclass(frozen=True)
@@ -138,8 +176,8 @@ class IdempotencyStore:
     def complete(self, scope: str, key: str, status_code: int, response: str) -> None:
         """Store the final response; every later retry gets exactly this."""
         self._writes.submit(
-            lambda conn: conn.execute(
-                _COMPLETE,
+            lambda conn: _COMPLETE.run(
+                conn,
                 {"b_scope": scope, "b_key": key, "b_status": status_code, "b_response": response},
             )
         )
@@ -163,7 +201,7 @@ class IdempotencyStore:
             return int(result.rowcount or 0)
 
     def _insert_new(self, conn: Connection, values: dict[str, Any]) -> bool:
-        return conn.execute(_INSERT_NEW.on(conn), values).first() is not None
+        return _CLAIM.run(conn, values).first() is not None
 
     @staticmethod
     def _update(conn: Connection, scope: str, key: str, **values: Any) -> None:
