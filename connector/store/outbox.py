@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import BindParameter, Connection, Engine, bindparam, func, select, update
 
+from connector.store.delivery_rows import delivery_rows
 from connector.store.subscriptions import cancel_queued
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
 
@@ -24,10 +25,58 @@ __all__ = ["DeliveryQueue", "Job", "Outcome"]
 DAY = 86_400.0
 MAX_RETRY_AFTER = DAY
 
+# The hot statements are built once: building a Core statement costs more CPU than running
+# it, and a delivery loop runs these for every claim and every batch of outcomes.
+_c = deliveries.c
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+
+# Leases that ran out (a dead worker's claims), then due deliveries, oldest first: two
+# index-backed queries rather than one OR, which would scan the whole table.
+_EXPIRED = (
+    select(_c.id)
+    .where(_c.state == "delivering", _c.lease_until < bindparam("now"))
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_DUE = (
+    select(_c.id)
+    .where(_c.state == "pending", _c.next_attempt_at <= bindparam("now"))
+    .order_by(_c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(deliveries)
+    .where(_c.id.in_(_IDS))
+    .values(state="delivering", lease_until=bindparam("until"), leased_by=bindparam("worker"))
+)
+_CLAIMED = delivery_rows(
+    _c.id,
+    _c.event_id,
+    _c.subscription_id,
+    _c.attempts,
+    events.c.body,
+    subscriptions.c.target_url,
+    subscriptions.c.secret,
+    subscriptions.c.status,
+).where(_c.id.in_(_IDS))
+# Hands back a claimed delivery whose subscription went away or was disabled (executemany).
+_DROP = (
+    update(deliveries)
+    .where(_c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state"), lease_until=None, leased_by=None)
+)
+# The deliveries of a batch of outcomes that ``worker`` still holds.
+_HELD = (
+    select(_c.id, _c.attempts, _c.cycle_start)
+    .where(_c.id.in_(_IDS), _c.leased_by == bindparam("worker"), _c.state == "delivering")
+    .with_for_update()
+)
+_ATTEMPT = delivery_attempts.insert()
 # Settles one attempted delivery; executed for many rows at once (executemany).
 _SETTLE = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("b_id"))
+    .where(_c.id == bindparam("b_id"))
     .values(
         state=bindparam("b_state"),
         attempts=bindparam("b_attempts"),
@@ -38,6 +87,12 @@ _SETTLE = (
         next_attempt_at=bindparam("b_next"),
         delivered_at=bindparam("b_delivered"),
     )
+)
+# A success ends its subscription's failing streak.
+_HEALTHY = (
+    update(subscriptions)
+    .where(subscriptions.c.id.in_(_IDS), subscriptions.c.failing_since.is_not(None))
+    .values(failing_since=None)
 )
 
 
@@ -105,60 +160,19 @@ class DeliveryQueue:
     def claim(self, worker: str, limit: int) -> list[Job]:
         """Lease up to ``limit`` due deliveries to ``worker``."""
         now = self._clock()
-        c = deliveries.c
-        # Two index-backed queries rather than one OR, which would scan the whole table:
-        # leases that ran out (a dead worker's claims) first, then due deliveries, oldest first.
-        expired = (
-            select(c.id)
-            .where(c.state == "delivering", c.lease_until < now)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        due = (
-            select(c.id)
-            .where(c.state == "pending", c.next_attempt_at <= now)
-            .order_by(c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         with self._engine.begin() as conn:
-            ids = list(conn.execute(expired).scalars())
+            ids = list(conn.execute(_EXPIRED, {"now": now, "limit": limit}).scalars())
             if len(ids) < limit:
-                ids += list(conn.execute(due.limit(limit - len(ids))).scalars())
+                ids += conn.execute(_DUE, {"now": now, "limit": limit - len(ids)}).scalars()
             if not ids:
                 return []
-            conn.execute(
-                update(deliveries)
-                .where(c.id.in_(ids))
-                .values(state="delivering", lease_until=now + self._lease, leased_by=worker)
-            )
-            rows = conn.execute(
-                select(
-                    c.id,
-                    c.event_id,
-                    c.subscription_id,
-                    c.attempts,
-                    events.c.body,
-                    subscriptions.c.target_url,
-                    subscriptions.c.secret,
-                    subscriptions.c.status,
-                )
-                .select_from(
-                    deliveries.join(events, events.c.id == c.event_id).outerjoin(
-                        subscriptions, subscriptions.c.id == c.subscription_id
-                    )
-                )
-                .where(c.id.in_(ids))
-            ).all()
-            jobs = []
-            for row in rows:
+            lease = {"ids": ids, "until": now + self._lease, "worker": worker}
+            conn.execute(_LEASE, lease)
+            jobs, dropped = [], []
+            for row in conn.execute(_CLAIMED, {"ids": ids}):
                 if row.status != "active":  # removed or disabled since it was queued
                     final = "cancelled" if row.status is None else "dead"
-                    conn.execute(
-                        update(deliveries)
-                        .where(c.id == row.id)
-                        .values(state=final, lease_until=None, leased_by=None)
-                    )
+                    dropped.append({"b_id": row.id, "b_state": final})
                     continue
                 jobs.append(
                     Job(
@@ -171,6 +185,8 @@ class DeliveryQueue:
                         row.attempts + 1,
                     )
                 )
+            if dropped:
+                conn.execute(_DROP, dropped)
             return jobs
 
     def record(self, job: Job, worker: str, outcome: Outcome) -> str:
@@ -182,17 +198,9 @@ class DeliveryQueue:
         outcomes: one commit for many deliveries). Returns each delivery's new state, or
         "lost" where the lease had passed to another worker (that result is dropped)."""
         now = self._clock()
-        c = deliveries.c
         ids = [job.delivery_id for job, _outcome in results]
         with self._engine.begin() as conn:
-            held = {
-                row.id: row
-                for row in conn.execute(
-                    select(c.id, c.attempts, c.cycle_start)
-                    .where(c.id.in_(ids), c.leased_by == worker, c.state == "delivering")
-                    .with_for_update()
-                )
-            }
+            held = {row.id: row for row in conn.execute(_HELD, {"ids": ids, "worker": worker})}
             attempts_rows, updates, states, healthy = [], [], [], set()
             for job, outcome in results:
                 row = held.pop(job.delivery_id, None)
@@ -230,17 +238,10 @@ class DeliveryQueue:
                     }
                 )
             if attempts_rows:
-                conn.execute(delivery_attempts.insert(), attempts_rows)
+                conn.execute(_ATTEMPT, attempts_rows)
                 conn.execute(_SETTLE, updates)
-            if healthy:  # a success ends a subscription's failing streak
-                conn.execute(
-                    update(subscriptions)
-                    .where(
-                        subscriptions.c.id.in_(sorted(healthy)),
-                        subscriptions.c.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
-                )
+            if healthy:
+                conn.execute(_HEALTHY, {"ids": sorted(healthy)})
         return states
 
     def _after_failure(
