@@ -4,9 +4,8 @@ Times the pages a builder opens most — the delivery log's first page, a page h
 (reached by keyset cursor), the dead letters, one delivery, the overview — through the real
 console over HTTP (sign-in, session cookie, Jinja) on a loopback server. The ceiling is the
 store work that cannot be skipped: the same page query, run in-process against the same
-database. Wire it into ``bench.run._plan`` as metric id 'C'::
-
-    plan += [("C", partial(c_console_pages, size, url)) for url in stores]
+database. Metric id 'C' of ``bench.run``; ``--quick`` stores 2,000 deliveries
+(``Size.console_deliveries``).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from connector.tenancy import owner_of
 __all__ = ["c_console_pages"]
 
 TOKEN = "bench-console-token-0123456789"
-DELIVERIES = 100_000
 REQUESTS = 30  # per page and round
 GOAL_MS = 250.0
 _BATCH = 5_000
@@ -104,8 +102,10 @@ def _sign_in(client: httpx.Client) -> None:
 
 
 def c_console_pages(size: Size, postgres_url: str | None = None) -> Metric:
-    """Median time of the delivery log's pages with 100,000 deliveries, against the store."""
+    """Median time of the delivery log's pages with ``size.console_deliveries`` stored (100,000
+    in a full run), against the store."""
     owner = owner_of(TOKEN)
+    count = size.console_deliveries
     with (
         tempfile.TemporaryDirectory(prefix="bench-console-") as tmp,
         SandboxServer(SandboxConfig.fast()) as sandbox,
@@ -114,8 +114,8 @@ def c_console_pages(size: Size, postgres_url: str | None = None) -> Metric:
         engine = create_store_engine(url)
         _empty(engine)
         now = time.time()
-        keys = _seed(engine, owner, DELIVERIES, now)
-        middle = encode_cursor(*keys[DELIVERIES // 2])
+        keys = _seed(engine, owner, count, now)
+        middle = encode_cursor(*keys[count // 2])
         settings = Settings(
             _env_file=None,
             retell_api_key=sandbox.config.api_key,
@@ -142,7 +142,7 @@ def c_console_pages(size: Size, postgres_url: str | None = None) -> Metric:
                         rounds[name].append(_median_ms(partial(client.get, path), REQUESTS))
                         query = partial(pages.page, owner, where, cursor=cursor, limit=50)
                         ceilings[name].append(_median_ms(query, REQUESTS))
-                    one = partial(client.get, f"/console/deliveries/{keys[DELIVERIES // 3][1]}")
+                    one = partial(client.get, f"/console/deliveries/{keys[count // 3][1]}")
                     extra["one delivery"].append(_median_ms(one, REQUESTS))
                     extra["overview"].append(_median_ms(partial(client.get, "/console/"), 5))
         finally:
@@ -162,7 +162,7 @@ def c_console_pages(size: Size, postgres_url: str | None = None) -> Metric:
     }
     worst = max(statistics.median(found) for found in rounds.values())
     return Metric(
-        f"C console page, {DELIVERIES:,} deliveries ({details['store']})",
+        f"C console page, {count:,} deliveries ({details['store']})",
         value.median,
         "ms",
         ceiling.median,

@@ -9,9 +9,11 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.campaign import p6_campaign_pacing
 from bench.console import c_console_pages
@@ -34,42 +36,57 @@ FULL = Size(
     fanout_events=200,
     paced_events=150,
     memory_steps=(10_000, 100_000),
-    campaign_calls=1_000,
+    campaign_calls=600,
     campaign_call_seconds=1.0,
     inbound_calls=250,
+    console_deliveries=100_000,
 )
 QUICK = Size(
     rounds=1,
-    seconds=3,
-    events=400,
-    calls=300,
-    steady_calls=50,
-    burst_events=300,
-    fanout_events=50,
-    paced_events=20,
-    memory_steps=(1_000, 3_000),
-    campaign_calls=40,
+    seconds=1,
+    events=200,
+    calls=100,
+    steady_calls=20,
+    burst_events=100,
+    fanout_events=20,
+    paced_events=10,
+    memory_steps=(100, 300),
+    campaign_calls=20,
     campaign_call_seconds=0.4,
-    inbound_calls=40,
+    inbound_calls=20,
+    console_deliveries=2_000,
 )
 
 
-def _plan(size: Size, postgres_url: str | None) -> list[tuple[str, Callable[[], Metric]]]:
+class Step(NamedTuple):
+    """One line of the plan. ``--quick`` only checks that every metric's code runs, so it
+    runs its lanes side by side (each lane's steps one after another); a full run never
+    overlaps two steps. Lane 0 holds every step on PostgreSQL (they share one database) and
+    both of C's (C runs the console in this process); the others start servers of their own
+    on fresh SQLite files."""
+
+    metric: str  # the id ``--only`` picks
+    measure: Callable[[], Metric]
+    lane: int
+
+
+def _plan(size: Size, postgres_url: str | None) -> list[Step]:
     stores: list[str | None] = [None, postgres_url] if postgres_url else [None]
-    plan: list[tuple[str, Callable[[], Metric]]] = []
-    plan += [("P1", partial(p1_ingest, size, url)) for url in stores]
-    plan.append(("P2", partial(p2_action_proxy, size)))
+    plan = [Step("P1", partial(p1_ingest, size, url), 0 if url else 1) for url in stores]
+    plan.append(Step("P2", partial(p2_action_proxy, size), 2))
     forwarding = [(url, n) for url in stores for n in (1, 10)]
     if size == QUICK:  # each store and each fan-out once: the same code runs all four
         forwarding = [(None, 1), (stores[-1], 10)]
-    plan += [("P3", partial(p3_forwarding, size, url, n)) for url, n in forwarding]
     plan += [
-        ("P4", partial(p4_memory, size)),
-        ("P5", p5_demo),
-        ("P6", partial(p6_campaign_pacing, size)),
-        ("P7", partial(p7_inbound_answer, size)),
+        Step("P3", partial(p3_forwarding, size, url, n), 0 if url else 1) for url, n in forwarding
     ]
-    plan += [("C", partial(c_console_pages, size, url)) for url in stores]
+    plan += [
+        Step("P4", partial(p4_memory, size), 1),
+        Step("P5", p5_demo, 2),
+        Step("P6", partial(p6_campaign_pacing, size), 2),
+        Step("P7", partial(p7_inbound_answer, size), 2),
+    ]
+    plan += [Step("C", partial(c_console_pages, size, url), 0) for url in stores]
     return plan
 
 
@@ -110,6 +127,32 @@ def table(metrics: list[Metric]) -> str:
     return "\n".join(rows)
 
 
+def _measure(steps: list[Step], *, lanes: bool) -> tuple[list[Metric], dict[str, float]]:
+    """Run ``steps`` one after another, or (``lanes``) each lane's in order with the lanes
+    side by side; print each metric's row when it is measured. The metrics in plan order, and
+    the seconds each took (where a run's minutes go, to keep it within ten)."""
+    done: dict[int, tuple[Metric, float]] = {}
+
+    def run(indices: list[int]) -> None:
+        for index in indices:
+            began = time.monotonic()
+            metric = steps[index].measure()
+            done[index] = (metric, round(time.monotonic() - began, 1))
+            print(f"{table([metric]).splitlines()[-1]} ({done[index][1]} s)", flush=True)
+
+    if not lanes:
+        run(list(range(len(steps))))
+    else:
+        by_lane: dict[int, list[int]] = {}
+        for index, step in enumerate(steps):
+            by_lane.setdefault(step.lane, []).append(index)
+        with ThreadPoolExecutor(len(by_lane)) as pool:
+            for lane in [pool.submit(run, indices) for indices in by_lane.values()]:
+                lane.result()
+    ordered = [done[index] for index in sorted(done)]
+    return [metric for metric, _ in ordered], {metric.name: s for metric, s in ordered}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -123,15 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     postgres_url = os.environ.get("CONNECTOR_TEST_DATABASE_URL") or None
     wanted = {w.strip().upper() for w in args.only.split(",") if w.strip()}
     started = time.monotonic()
-    metrics = []
-    durations: dict[str, float] = {}  # where a run's minutes go, to keep it within ten
-    for metric_id, measure in _plan(size, postgres_url):
-        if not wanted or metric_id in wanted:
-            began = time.monotonic()
-            metrics.append(measure())
-            durations[metrics[-1].name] = round(time.monotonic() - began, 1)
-            row = table(metrics[-1:]).splitlines()[-1]
-            print(f"{row} ({durations[metrics[-1].name]} s)", flush=True)
+    steps = [step for step in _plan(size, postgres_url) if not wanted or step.metric in wanted]
+    metrics, durations = _measure(steps, lanes=args.quick)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",

@@ -9,16 +9,19 @@ import json
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.cpu import CpuMeter, tree_pids
+from bench.metrics import Size
+from bench.run import FULL, QUICK, _plan
 from bench.spread import Spread, percentile
 
-# The quick run measures every metric once (about two minutes on a loaded machine, more with
-# PostgreSQL); the module's tests share it.
+# The quick run measures every metric once (half a minute on a quiet machine, its lanes side by
+# side; one to two minutes while other work loads it); the module's tests share it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +76,37 @@ def test_quick_benchmark_reports_every_metric(quick_run: tuple[dict[str, Any], s
         assert metric["value"] > 0
     assert report["mode"] == "quick" and report["machine"]["cpus"]
     assert "| P5 demo |" in stdout
+    assert set(report["metric_seconds"]) == {m["name"] for m in report["metrics"]}
+
+
+def test_quick_figures_are_sane(quick_run: tuple[dict[str, Any], str]) -> None:
+    """Not measurements, but each within what the code can produce: spreads ordered, CPU per
+    operation between 10 µs and a second, no failed request, every count as sized."""
+    report, _stdout = quick_run
+    for metric in report["metrics"]:
+        for key in ("spread", "ratio_spread", "cpu_us", "baseline_cpu_us"):
+            if metric.get(key):
+                spread = metric[key]
+                assert 0 <= spread["low"] <= spread["median"] <= spread["high"], (key, metric)
+        if metric["cpu_us"]:
+            assert 10 <= metric["cpu_us"]["median"] <= 1e6, metric["name"]
+        if "errors" in metric["details"]:
+            assert metric["details"]["errors"] == 0, metric["name"]
+    (memory,) = _by_name(report, "P4 memory")
+    stored, delivered = memory["details"]["events_stored"], memory["details"]["delivered"]
+    assert QUICK.memory_steps[1] <= stored <= delivered, memory["details"]
+    assert 50 <= memory["baseline"] <= memory["value"] * 1.5, memory  # MiB of a real server
+    (proxy,) = _by_name(report, "P2 action proxy")
+    assert proxy["details"]["steady_calls"] == QUICK.steady_calls * QUICK.rounds
+    assert proxy["details"]["generator_floor_p50_ms"] > 0
+    (campaign,) = _by_name(report, "P6 campaign pacing")
+    assert 0 < campaign["value"] <= 1.0 + 1e-9
+    assert campaign["details"]["sandbox_calls"] == QUICK.campaign_calls
+    (inbound,) = _by_name(report, "P7 inbound answer time")
+    assert inbound["details"]["answers"] == QUICK.inbound_calls * QUICK.rounds
+    for console in _by_name(report, "C console page"):
+        assert f"{QUICK.console_deliveries:,} deliveries" in console["name"]
+        assert all(v["median"] > 0 for k, v in console["details"].items() if k.endswith(" ms"))
 
 
 def test_ratios_are_against_a_ceiling_with_cpu_per_operation(
@@ -100,6 +134,19 @@ def test_every_call_and_delivery_is_accounted_for(quick_run: tuple[dict[str, Any
     assert campaign["details"]["highest"] <= 10
     (inbound,) = _by_name(report, "P7 inbound answer time")
     assert inbound["details"]["not_200"] == 0
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL], ids=["quick", "full"])
+def test_plan_measures_every_metric_and_keeps_postgresql_in_one_lane(size: Size) -> None:
+    """Both runs plan every metric, P1, P3 and C on both stores; in ``--quick`` lanes run
+    side by side, so every step on PostgreSQL (one database) and C's (the console in this
+    process) share lane 0."""
+    url = "postgresql+psycopg://unused@127.0.0.1/unused"
+    plan = _plan(size, url)
+    on_postgresql = [s for s in plan if isinstance(s.measure, partial) and url in s.measure.args]
+    assert {step.metric for step in plan} == {"P1", "P2", "P3", "P4", "P5", "P6", "P7", "C"}
+    assert {step.metric for step in on_postgresql} == {"P1", "P3", "C"}
+    assert all(step.lane == 0 for step in plan if step in on_postgresql or step.metric == "C")
 
 
 def test_quick_ceiling_reports_both_ceilings(tmp_path: Path) -> None:
