@@ -68,15 +68,17 @@ def test_concurrent_writes_share_commits(table: Engine) -> None:
     """Under contention there are fewer commits than writes (the point of group commit)."""
     commits = []
     event.listen(table, "commit", lambda conn: commits.append(1))
-    gate = threading.Event()
+    opened, gate = threading.Event(), threading.Event()
     writes = GroupCommit(table, apply_each, name="test-committer")
 
     def slow_first(conn: Connection) -> int:
+        opened.set()
         gate.wait(5)  # hold the first transaction open while the others queue up
         return _insert(999)(conn)
 
     first = threading.Thread(target=writes.submit, args=(slow_first,))
     first.start()
+    assert opened.wait(5)  # the others queue only once the first batch was taken
     others = threading.Thread(target=_submit_all, args=(writes, [_insert(n) for n in range(32)]))
     others.start()
     while writes._waiting.qsize() < 32 and others.is_alive():

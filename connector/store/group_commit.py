@@ -19,7 +19,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -30,6 +29,36 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 MAX_BATCH = 256
+
+
+class _Outcome(Generic[Result]):
+    """A write's result, handed from the committer to the waiting thread.
+
+    A bare lock, held until the result is in, is the cheapest hand-over CPython has: a
+    ``Future`` builds a ``Condition`` (two more locks) for each write and notifies through it.
+    """
+
+    __slots__ = ("_ready", "error", "result")
+
+    def __init__(self) -> None:
+        self._ready = threading.Lock()
+        self._ready.acquire()
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+
+    def set_result(self, result: Result) -> None:
+        self.result = result
+        self._ready.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self.error = error
+        self._ready.release()
+
+    def wait(self) -> Result:
+        self._ready.acquire()
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -47,16 +76,16 @@ class GroupCommit(Generic[Item, Result]):
         self._apply = apply
         self._name = name
         self._max_batch = max_batch
-        self._waiting: queue.SimpleQueue[tuple[Item, Future[Result]]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[Item, _Outcome[Result]]] = queue.SimpleQueue()
         self._committer: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, item: Item) -> Result:
         """Apply ``item`` in a committed transaction; returns its result (or raises its error)."""
-        outcome: Future[Result] = Future()
+        outcome: _Outcome[Result] = _Outcome()
         self._ensure_committer()
         self._waiting.put((item, outcome))
-        return outcome.result()
+        return outcome.wait()
 
     def _ensure_committer(self) -> None:
         if self._committer is None:
@@ -89,7 +118,7 @@ class GroupCommit(Generic[Item, Result]):
             for (_, outcome), result in zip(batch, results, strict=True):
                 outcome.set_result(result)
 
-    def _commit_alone(self, one: tuple[Item, Future[Result]]) -> None:
+    def _commit_alone(self, one: tuple[Item, _Outcome[Result]]) -> None:
         try:
             with self._engine.begin() as conn:
                 (result,) = self._apply(conn, [one[0]])
@@ -98,7 +127,7 @@ class GroupCommit(Generic[Item, Result]):
         else:
             one[1].set_result(result)
 
-    def _fail(self, batch: list[tuple[Item, Future[Result]]], exc: Exception) -> None:
+    def _fail(self, batch: list[tuple[Item, _Outcome[Result]]], exc: Exception) -> None:
         if len(batch) == 1:
             batch[0][1].set_exception(exc)
             return
