@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select, update
 
 from bench.cpu import CpuMeter, CpuUse
 from bench.metrics import Metric, Receiver, Size, iso_seconds, wait_for_deliveries
-from bench.procs import Process
+from bench.procs import Process, stop_all
 from bench.servers import connector, fresh_database, worker
 from bench.spread import Spread, percentile
 from bench.workload import distinct_calls, signed_events
@@ -147,8 +147,7 @@ def p3_forwarding(size: Size, postgres_url: str | None, subscribers: int) -> Met
             try:
                 windows[side].append(_drain(engine, database, processes, subs[side]))
             finally:
-                for process in processes:
-                    process.stop()
+                stop_all(processes)
     for subscription_id in subs["ceiling"]:  # the latency run delivers to the connector's only
         store.delete(OWNER, subscription_id)
     engine.dispose()

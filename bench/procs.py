@@ -15,7 +15,7 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["Process", "free_port", "tree_rss_mib"]
+__all__ = ["Process", "free_port", "stop_all", "tree_rss_mib"]
 
 
 def free_port() -> int:
@@ -56,11 +56,27 @@ def tree_rss_mib(pid: int) -> float:
 _LIVE: set[Process] = set()
 
 
+def stop_all(processes: list[Process]) -> None:
+    """SIGTERM to every process's group at once, then wait for each (SIGKILL after 20 s):
+    servers that shut down gracefully take about half a second each, so a side's processes
+    stop together rather than one after another."""
+    running = [p for p in processes if p.popen.poll() is None]
+    for process in processes:
+        _LIVE.discard(process)
+    for process in running:
+        os.killpg(process.popen.pid, signal.SIGTERM)
+    for process in running:
+        try:
+            process.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.popen.pid, signal.SIGKILL)
+            process.popen.wait(10)
+
+
 @atexit.register
 def _stop_all() -> None:
     """No child outlives the benchmark, even when a metric fails halfway."""
-    for process in list(_LIVE):
-        process.stop()
+    stop_all(list(_LIVE))
 
 
 class Process:
@@ -124,14 +140,7 @@ class Process:
         return tree_rss_mib(self.popen.pid)
 
     def stop(self) -> None:
-        _LIVE.discard(self)
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(10)
+        stop_all([self])
 
     def __enter__(self) -> Process:
         return self
