@@ -34,6 +34,7 @@ from connector.retell import errors as retell_errors
 from connector.retell.errors import RetellError
 
 __all__ = [
+    "NUL_MESSAGE",
     "CallOutcomeUnknown",
     "FieldError",
     "IdempotencyConflict",
@@ -55,6 +56,7 @@ __all__ = [
     "Unauthenticated",
     "UpstreamProblem",
     "ValidationFailed",
+    "nul_errors",
     "problem_message",
     "problem_type",
     "upstream_problem",
@@ -74,6 +76,19 @@ class FieldError:
 
     path: str
     message: str
+
+
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def nul_errors(fields: dict[str, object]) -> list[FieldError]:
+    """A ``FieldError`` for each text field holding a NUL: PostgreSQL text cannot store one,
+    so such a value must be refused as bad input rather than fail in the store."""
+    return [
+        FieldError(path, NUL_MESSAGE)
+        for path, value in fields.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
 
 
 class Problem(Exception):

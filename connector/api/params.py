@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import request
 
-from connector.problems import FieldError, ValidationFailed
+from connector.problems import NUL_MESSAGE, FieldError, ValidationFailed
 
 __all__ = ["limit_arg", "refuse_nul"]
 
@@ -41,7 +41,7 @@ def refuse_nul() -> None:
         raise ValidationFailed(
             "The request contains a NUL character.",
             errors=[
-                FieldError(name.replace("\x00", ""), "must not contain NUL characters")
+                FieldError(name.replace("\x00", ""), NUL_MESSAGE)
                 for name in dict.fromkeys(found)
             ],
         )

@@ -15,7 +15,7 @@ from flask import Blueprint, Response
 from connector.api.inbound import answer_verified, answers_inbound
 from connector.api.signed import retell_json, signed_retell_body
 from connector.limits import MAX_WEBHOOK_BYTES
-from connector.problems import FieldError, MalformedBody
+from connector.problems import FieldError, MalformedBody, nul_errors
 from connector.services import services
 
 __all__ = ["MAX_WEBHOOK_BYTES", "bp"]
@@ -53,6 +53,9 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
             "Unknown event name.",
             errors=[FieldError("event", f"must be at most {MAX_EVENT} characters")],
         )
+    ids = {"event": event, "call.call_id": call["call_id"], "call.agent_id": agent_id}
+    if errors := nul_errors(ids):
+        raise MalformedBody("The call event's identifiers hold a NUL character.", errors=errors)
     return event, call
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from connector.manifest import schema_validator
-from connector.problems import FieldError, MalformedBody
+from connector.problems import FieldError, MalformedBody, nul_errors
 from connector.validation import schema_errors
 
 __all__ = ["INBOUND_EVENT", "InboundCall", "parse_inbound"]
@@ -60,6 +60,9 @@ def parse_inbound(body: object) -> InboundCall:
             errors=[FieldError(path or "body", message) for path, message in errors.items()],
         )
     call: dict[str, Any] = body["call_inbound"]
+    fields = ("from_number", "to_number", "agent_id", "agent_version", "call_id")
+    if errors := nul_errors({f"call_inbound.{name}": call.get(name) for name in fields}):
+        raise MalformedBody("The inbound call's fields hold a NUL character.", errors=errors)
     return InboundCall(
         from_number=call["from_number"],
         to_number=call["to_number"],
