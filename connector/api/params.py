@@ -41,7 +41,6 @@ def refuse_nul() -> None:
         raise ValidationFailed(
             "The request contains a NUL character.",
             errors=[
-                FieldError(name.replace("\x00", ""), NUL_MESSAGE)
-                for name in dict.fromkeys(found)
+                FieldError(name.replace("\x00", ""), NUL_MESSAGE) for name in dict.fromkeys(found)
             ],
         )
