@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, func, select, update
 
 from connector.store.delivery_rows import delivery_rows
+from connector.store.driver_sql import DriverSql
 from connector.store.subscriptions import cancel_queued
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
 
@@ -25,56 +26,61 @@ __all__ = ["DeliveryQueue", "Job", "Outcome"]
 DAY = 86_400.0
 MAX_RETRY_AFTER = DAY
 
-# The hot statements are built once: building a Core statement costs more CPU than running
-# it, and a delivery loop runs these for every claim and every batch of outcomes.
+# The hot statements, which a delivery loop runs for every claim and every batch of
+# outcomes, are built once and run as driver SQL: building a Core statement costs more CPU
+# than running it, and SQLAlchemy's per-statement path about as much again.
 _c = deliveries.c
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 
 # Leases that ran out (a dead worker's claims), then due deliveries, oldest first: two
 # index-backed queries rather than one OR, which would scan the whole table.
-_EXPIRED = (
+_EXPIRED = DriverSql(
     select(_c.id)
     .where(_c.state == "delivering", _c.lease_until < bindparam("now"))
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
-_DUE = (
+_DUE = DriverSql(
     select(_c.id)
     .where(_c.state == "pending", _c.next_attempt_at <= bindparam("now"))
     .order_by(_c.next_attempt_at)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
-_LEASE = (
+_LEASE = DriverSql(
     update(deliveries)
     .where(_c.id.in_(_IDS))
     .values(state="delivering", lease_until=bindparam("until"), leased_by=bindparam("worker"))
 )
-_CLAIMED = delivery_rows(
-    _c.id,
-    _c.event_id,
-    _c.subscription_id,
-    _c.attempts,
-    events.c.body,
-    subscriptions.c.target_url,
-    subscriptions.c.secret,
-    subscriptions.c.status,
-).where(_c.id.in_(_IDS))
+_CLAIMED = DriverSql(
+    delivery_rows(
+        _c.id,
+        _c.event_id,
+        _c.subscription_id,
+        _c.attempts,
+        events.c.body,
+        subscriptions.c.target_url,
+        subscriptions.c.secret,
+        subscriptions.c.status,
+    ).where(_c.id.in_(_IDS))
+)
 # Hands back a claimed delivery whose subscription went away or was disabled (executemany).
-_DROP = (
+_DROP = DriverSql(
     update(deliveries)
     .where(_c.id == bindparam("b_id"))
     .values(state=bindparam("b_state"), lease_until=None, leased_by=None)
 )
-# The deliveries of a batch of outcomes that ``worker`` still holds.
-_HELD = (
-    select(_c.id, _c.attempts, _c.cycle_start)
+# The deliveries of a batch of outcomes that ``worker`` still holds, with their
+# subscription's failing streak (so a success need not clear a streak that is not there).
+_HELD = DriverSql(
+    select(_c.id, _c.attempts, _c.cycle_start, subscriptions.c.failing_since)
+    .select_from(deliveries.outerjoin(subscriptions, subscriptions.c.id == _c.subscription_id))
     .where(_c.id.in_(_IDS), _c.leased_by == bindparam("worker"), _c.state == "delivering")
-    .with_for_update()
+    .with_for_update(of=deliveries)
 )
-_ATTEMPT = delivery_attempts.insert()
+_ATTEMPT = DriverSql(delivery_attempts.insert())
 # Settles one attempted delivery; executed for many rows at once (executemany).
-_SETTLE = (
+_SETTLE = DriverSql(
     update(deliveries)
     .where(_c.id == bindparam("b_id"))
     .values(
@@ -89,7 +95,7 @@ _SETTLE = (
     )
 )
 # A success ends its subscription's failing streak.
-_HEALTHY = (
+_HEALTHY = DriverSql(
     update(subscriptions)
     .where(subscriptions.c.id.in_(_IDS), subscriptions.c.failing_since.is_not(None))
     .values(failing_since=None)
@@ -161,15 +167,14 @@ class DeliveryQueue:
         """Lease up to ``limit`` due deliveries to ``worker``."""
         now = self._clock()
         with self._engine.begin() as conn:
-            ids = list(conn.execute(_EXPIRED, {"now": now, "limit": limit}).scalars())
+            ids = list(_EXPIRED.run(conn, {"now": now, "limit": limit}).scalars())
             if len(ids) < limit:
-                ids += conn.execute(_DUE, {"now": now, "limit": limit - len(ids)}).scalars()
+                ids += _DUE.run(conn, {"now": now, "limit": limit - len(ids)}).scalars()
             if not ids:
                 return []
-            lease = {"ids": ids, "until": now + self._lease, "worker": worker}
-            conn.execute(_LEASE, lease)
+            _LEASE.run(conn, {"ids": ids, "until": now + self._lease, "worker": worker})
             jobs, dropped = [], []
-            for row in conn.execute(_CLAIMED, {"ids": ids}):
+            for row in _CLAIMED.run(conn, {"ids": ids}):
                 if row.status != "active":  # removed or disabled since it was queued
                     final = "cancelled" if row.status is None else "dead"
                     dropped.append({"b_id": row.id, "b_state": final})
@@ -186,7 +191,7 @@ class DeliveryQueue:
                     )
                 )
             if dropped:
-                conn.execute(_DROP, dropped)
+                _DROP.run_many(conn, dropped)
             return jobs
 
     def record(self, job: Job, worker: str, outcome: Outcome) -> str:
@@ -200,13 +205,16 @@ class DeliveryQueue:
         now = self._clock()
         ids = [job.delivery_id for job, _outcome in results]
         with self._engine.begin() as conn:
-            held = {row.id: row for row in conn.execute(_HELD, {"ids": ids, "worker": worker})}
-            attempts_rows, updates, states, healthy = [], [], [], set()
+            held = {row.id: row for row in _HELD.run(conn, {"ids": ids, "worker": worker})}
+            attempts_rows, updates, states = [], [], []
+            healthy, failing = set(), set()  # subscriptions with a success; with a streak
             for job, outcome in results:
                 row = held.pop(job.delivery_id, None)
                 if row is None:
                     states.append("lost")
                     continue
+                if row.failing_since is not None:
+                    failing.add(job.subscription_id)
                 attempts = row.attempts + 1
                 attempts_rows.append(
                     {
@@ -225,6 +233,7 @@ class DeliveryQueue:
                 else:
                     cycle_attempts = attempts - row.cycle_start
                     state, next_at = self._after_failure(conn, job, outcome, cycle_attempts, now)
+                    failing.add(job.subscription_id)
                 states.append(state)
                 updates.append(
                     {
@@ -238,10 +247,10 @@ class DeliveryQueue:
                     }
                 )
             if attempts_rows:
-                conn.execute(_ATTEMPT, attempts_rows)
-                conn.execute(_SETTLE, updates)
-            if healthy:
-                conn.execute(_HEALTHY, {"ids": sorted(healthy)})
+                _ATTEMPT.run_many(conn, attempts_rows)
+                _SETTLE.run_many(conn, updates)
+            if healthy & failing:  # a success in the batch ends the streak
+                _HEALTHY.run(conn, {"ids": sorted(healthy & failing)})
         return states
 
     def _after_failure(

@@ -196,6 +196,21 @@ def test_success_clears_the_failing_streak(
     assert subscription(engine, sub.id).failing_since is None
 
 
+def test_a_success_in_the_same_batch_as_the_first_failure_ends_the_streak(
+    queue: DeliveryQueue, engine: Engine, sub: Subscription, inbox: EventInbox
+) -> None:
+    """Outcomes recorded together have no order: one success among them ends the streak
+    that a failure among them started, and the failure is still retried."""
+    queue_event(inbox, 1)
+    queue_event(inbox, 2)
+    failed, succeeded = queue.claim("w1", 2)
+    assert queue.record_many("w1", [(failed, FAILED), (succeeded, OK)]) == [
+        "pending",
+        "succeeded",
+    ]
+    assert subscription(engine, sub.id).failing_since is None
+
+
 # --- backoff ----------------------------------------------------------------------------
 
 
