@@ -59,9 +59,12 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="connector-prom-")
         )
 
-        def load() -> Any:
-            from connector.app import create_app
+        # Imported here, in the master, so the forked workers share the imported modules
+        # rather than each importing them again (about 0.45 CPU-seconds per worker start).
+        # Only code is shared: each worker still builds its own app, engine and threads.
+        from connector.app import create_app
 
+        def load() -> Any:
             return create_app(settings, run_delivery=settings.connector_serve_delivery)
 
         options = gunicorn_options(

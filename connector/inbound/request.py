@@ -61,8 +61,8 @@ def parse_inbound(body: object) -> InboundCall:
         )
     call: dict[str, Any] = body["call_inbound"]
     fields = ("from_number", "to_number", "agent_id", "agent_version", "call_id")
-    if errors := nul_errors({f"call_inbound.{name}": call.get(name) for name in fields}):
-        raise MalformedBody("The inbound call's fields hold a NUL character.", errors=errors)
+    if nul := nul_errors({f"call_inbound.{name}": call.get(name) for name in fields}):
+        raise MalformedBody("The inbound call's fields hold a NUL character.", errors=nul)
     return InboundCall(
         from_number=call["from_number"],
         to_number=call["to_number"],
