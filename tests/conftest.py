@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, make_url
 
 from connector.app import create_app
 from connector.retell.retry import RetryPolicy
@@ -46,6 +47,94 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def pytest_configure() -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own.
+
+    Every store test empties the tables of the database it runs on, so two workers sharing one
+    would delete each other's rows. The worker's database is the configured one's name plus the
+    worker's id (``test`` -> ``test_gw0``), created if missing; it replaces the setting in this
+    process's environment, so fixtures and the child processes tests start (bench, dialers,
+    gunicorn) all use it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get(PG_ENV, "")
+    if worker and url:
+        os.environ[PG_ENV] = _own_database(url, worker)
+
+
+def _own_database(url: str, worker: str) -> str:
+    """The URL of ``url``'s database suffixed with ``worker``, created through ``postgres``."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}
+            ).scalar()
+            if not found:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the ``alone`` tests go first, then the slow ones, each module's on
+    one worker.
+
+    An ``alone`` test stops the other workers while it runs (see ``_alone_when_marked``);
+    first, it runs in a fresh worker (no threads left behind by hundreds of earlier tests'
+    apps competing for the interpreter) and the others wait at most for one test each.
+    The slow tests (real servers and processes on loopback) take most of the suite's time:
+    started early they overlap with the many quick ones instead of leaving one worker busy
+    at the end. A module's slow tests often share a module-scoped server or run (the bench's
+    quick run), which one worker then makes once; and the kill -9 tests of one module do not
+    fight each other for the two cores. Without xdist the order stays the collected one.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("alone"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    for item in items:
+        if rank(item) == 1:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=rank)  # stable: the collected order within each rank
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under pytest-xdist a test marked ``alone`` runs while no other test does.
+
+    Every test holds a shared lock on a file all the run's workers see (in the run's base
+    temporary folder); an ``alone`` test holds it exclusively. A gate lock in front keeps
+    other tests from starting while an ``alone`` test waits for the running ones to end.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    run_folder = tmp_path_factory.getbasetemp().parent
+    alone = request.node.get_closest_marker("alone") is not None
+    with (
+        (run_folder / "alone.gate").open("a") as gate,
+        (run_folder / "alone.lock").open("a") as lock,
+    ):
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # closing the files releases the locks
 
 
 @pytest.fixture(autouse=True)

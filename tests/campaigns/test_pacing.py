@@ -12,7 +12,7 @@ import pytest
 
 from tests.campaigns.sandbox_loop import campaign_rig, dials_per_attempt, queued_ids, sandbox_calls
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # utilisation falls when others share the cores
 
 CALLS = 300
 LIMIT = 5

@@ -77,6 +77,7 @@ def test_answer_in_time_is_used(client: FlaskClient) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # 100 ms of slack
 def test_late_answer_falls_back_within_the_budget(client: FlaskClient) -> None:
     """A responder sleeping past its budget: the defaults are answered within budget + 100 ms."""
     budget = 0.5
