@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, event, func, select
 
+from connector.store import group_commit
 from connector.store.group_commit import GroupCommit, apply_each
 
 _metadata = MetaData()
@@ -64,10 +65,18 @@ def test_each_writer_gets_its_own_result(table: Engine) -> None:
     assert _stored(table) == set(range(64))
 
 
-def test_concurrent_writes_share_commits(table: Engine) -> None:
+def test_concurrent_writes_share_commits(table: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under contention there are fewer commits than writes (the point of group commit)."""
     commits = []
     event.listen(table, "commit", lambda conn: commits.append(1))
+    handed_over: list[int] = []
+
+    class CountedOutcome(group_commit._Outcome[Any]):
+        def __init__(self) -> None:
+            super().__init__()
+            handed_over.append(1)  # made just before the write is queued for the committer
+
+    monkeypatch.setattr(group_commit, "_Outcome", CountedOutcome)
     opened, gate = threading.Event(), threading.Event()
     writes = GroupCommit(table, apply_each, name="test-committer")
 
@@ -78,16 +87,31 @@ def test_concurrent_writes_share_commits(table: Engine) -> None:
 
     first = threading.Thread(target=writes.submit, args=(slow_first,))
     first.start()
-    assert opened.wait(5)  # the others queue only once the first batch was taken
+    assert opened.wait(5)  # a lone write: committed in its own thread, holding the lock
     others = threading.Thread(target=_submit_all, args=(writes, [_insert(n) for n in range(32)]))
     others.start()
-    while writes._waiting.qsize() < 32 and others.is_alive():
+    while len(handed_over) < 32 and others.is_alive():
         time.sleep(0.01)
+    time.sleep(0.05)  # the last of them is queued a moment after its outcome is made
     gate.set()
     first.join(10)
     others.join(30)
     assert _stored(table) == {999, *range(32)}
     assert len(commits) == 2
+
+
+def test_a_lone_write_is_committed_in_its_own_thread(table: Engine) -> None:
+    """With nothing else being written, no committer thread is started (no hand-over)."""
+    writes = GroupCommit(table, apply_each, name="test-committer")
+    threads: list[str] = []
+
+    def record_thread(conn: Connection) -> int:
+        threads.append(threading.current_thread().name)
+        return _insert(1)(conn)
+
+    assert writes.submit(record_thread) == 10
+    assert threads == [threading.current_thread().name]
+    assert _stored(table) == {1}
 
 
 def test_a_failing_write_fails_alone(table: Engine) -> None:
