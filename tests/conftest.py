@@ -86,7 +86,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist the ``alone`` tests go first, then the slow ones, each module's on
     one worker.
 
-    An ``alone`` test stops the other workers while it runs (see ``_alone_when_marked``);
+    An ``alone`` test stops the other workers while it runs (see ``pytest_runtest_protocol``);
     first, it runs in a fresh worker (no threads left behind by hundreds of earlier tests'
     apps competing for the interpreter) and the others wait at most for one test each.
     The slow tests (real servers and processes on loopback) take most of the suite's time:
@@ -109,21 +109,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: the collected order within each rank
 
 
-@pytest.fixture(autouse=True)
-def _alone_when_marked(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
     """Under pytest-xdist a test marked ``alone`` runs while no other test does.
 
     Every test holds a shared lock on a file all the run's workers see (in the run's base
-    temporary folder); an ``alone`` test holds it exclusively. A gate lock in front keeps
-    other tests from starting while an ``alone`` test waits for the running ones to end.
+    temporary folder) from its setup, module and session fixtures included, to its teardown;
+    an ``alone`` test holds it exclusively. A gate lock in front keeps other tests from
+    starting while an ``alone`` test waits for the running ones to end.
     """
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield
-        return
-    run_folder = tmp_path_factory.getbasetemp().parent
-    alone = request.node.get_closest_marker("alone") is not None
+        return (yield)
+    run_folder = Path(item.config.option.basetemp).parent  # xdist gives each worker one inside
+    alone = item.get_closest_marker("alone") is not None
     with (
         (run_folder / "alone.gate").open("a") as gate,
         (run_folder / "alone.lock").open("a") as lock,
@@ -134,7 +132,7 @@ def _alone_when_marked(
         fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         if alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
-        yield  # closing the files releases the locks
+        return (yield)  # closing the files releases the locks
 
 
 @pytest.fixture(autouse=True)

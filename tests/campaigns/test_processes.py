@@ -124,9 +124,10 @@ def test_kill_9_of_the_dialer_loses_nothing_and_dials_nothing_twice(
     """SIGKILL the dialing process twice during a 120-call run and restart it: every queued
     call is dialled exactly once and the run finishes (each kill with a dial on the wire)."""
     calls = 120
-    # Each Retell answer takes 100 ms, so a kill is likely to catch dials on the wire: sent,
-    # perhaps placed, and never answered to the killed process.
-    slow = {**SANDBOX, "latency_ms": 100}
+    # Each Retell answer takes 300 ms, so a kill is likely to catch dials on the wire: sent,
+    # perhaps placed, and never answered to the killed process (at 100 ms a loaded machine
+    # could finish the dial between seeing it and the kill).
+    slow = {**SANDBOX, "latency_ms": 300}
     caught_dialing = 0
     with campaign_rig(tmp_path, database_url=url_of(engine), run_dialer=False, sandbox=slow) as rig:
         dialer = DialerProcess(url_of(engine), rig.sandbox.url, tmp_path / "dialer.log")
