@@ -92,9 +92,11 @@ class Connector:
 def connector(engine: Engine, tmp_path: Path) -> Iterator[Connector]:
     url = engine.url.render_as_string(hide_password=False)
     server = Connector(url, tmp_path / "connector.log")
-    server.start()
-    yield server
-    server.stop()
+    try:  # a start that fails still closes its log file (else an unraisable ResourceWarning)
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def retell_event(n: int) -> tuple[str, dict[str, Any]]:
