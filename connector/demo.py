@@ -81,6 +81,9 @@ def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
             connector_database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             connector_allow_private_targets=True,
             connector_log_level="WARNING",
+            # A delivery that fails once is tried again within the demo's few seconds, not
+            # after the production schedule's first minute.
+            connector_retry_schedule=(0.5, 1.0, 2.0),
             sandbox=True,
         )
         app = create_app(settings, run_delivery=True)
