@@ -411,15 +411,11 @@ def _request_url(action: dict[str, Any]) -> str:
     """The action's path; ``{name}`` parts become an expression of that (required) parameter,
     URL-encoded, so a phone number's ``+`` arrives as itself."""
     path = str(action["path"])
-    if not path_names(path):
-        return path
-    return "=" + re.sub(
-        r"\{([^{}/]+)\}",
-        lambda m: (
-            "{{encodeURIComponent(String($parameter[" + js_string(m.group(1)) + "]).trim())}}"
-        ),
-        path,
-    )
+    names = path_names(path)
+    for name in names:
+        expression = f"encodeURIComponent(String($parameter[{js_string(name)}]).trim())"
+        path = path.replace(f"{{{name}}}", f"{{{{{expression}}}}}")
+    return "=" + path if names else path
 
 
 def _surface_problem(source: ConnectorSource, action: dict[str, Any]) -> Js:

@@ -28,7 +28,7 @@ from connector.limits import (
     MAX_REQUEST_LINE_BYTES,
     MAX_WEBHOOK_BYTES,
 )
-from connector.platforms.schema import absolute_refs, form
+from connector.platforms.schema import absolute_refs, form, path_names
 from connector.platforms.source import ConnectorSource, load_source
 
 __all__ = ["ROUTES", "Param", "Route", "component_name", "document", "export", "served_document"]
@@ -426,7 +426,7 @@ def _described(source: ConnectorSource) -> Iterator[Route]:
     )  # fmt: skip
     for action in manifest["actions"]:
         inputs = source.schema(action["input"])
-        in_path = _path_names(action["path"])
+        in_path = path_names(action["path"])
         params: tuple[Param, ...] = tuple(
             Param(name, "path", prop, str(prop.get("description", "")), True)
             for name, prop in inputs.get("properties", {}).items()
@@ -509,7 +509,7 @@ def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
     )  # fmt: skip
     id_params = tuple(
         Param(name, "path", {"type": "string"}, "The subscription.", True)
-        for name in _path_names(unsubscribe["path"])
+        for name in path_names(unsubscribe["path"])
     )
     yield Route(
         unsubscribe["method"], unsubscribe["path"], 0, params=id_params,
@@ -523,10 +523,6 @@ def _trigger_routes(trigger: dict[str, Any]) -> Iterator[Route]:
             operation_id=f"{key}_{kind}", summary=f"{label}: {trigger['label']}",
             tag="triggers", output=listing,
         )  # fmt: skip
-
-
-def _path_names(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
 
 
 def routes(source: ConnectorSource) -> list[Route]:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connector.platforms.power_automate.swagger import SwaggerSchemas
-from connector.platforms.schema import pascal
+from connector.platforms.schema import pascal, path_names
 from connector.platforms.source import ConnectorSource
 
 __all__ = ["API_DEFINITION", "API_PROPERTIES", "api_definition", "api_properties", "export"]
@@ -178,7 +178,7 @@ def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
         "x-ms-summary": action["label"],
         "x-ms-visibility": "important",
     }
-    in_path = _path_names(action["path"])
+    in_path = path_names(action["path"])
     path_parameters = [
         {
             "name": parameter["name"],
@@ -315,7 +315,7 @@ def _webhook_trigger(
         "x-ms-visibility": "internal",
         "parameters": [
             {"name": name, "in": "path", "required": True, "type": "string"}
-            for name in _path_names(unsubscribe["path"])
+            for name in path_names(unsubscribe["path"])
         ],
         "responses": {
             "200": (
@@ -325,7 +325,3 @@ def _webhook_trigger(
             )
         },
     }
-
-
-def _path_names(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
