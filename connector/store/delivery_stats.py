@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, case, func, or_, select
 
 from connector.store.tables import deliveries, delivery_attempts, events
 
@@ -39,9 +39,9 @@ class DayStats:
     dead_letters: int
 
 
-def _rank(count: int, percent: int) -> int:
-    """The nearest rank of ``percent`` among ``count`` sorted values (1-based)."""
-    return max(1, (count * percent + 99) // 100)
+def _nearest_rank(count: ColumnElement[int], percent: int) -> ColumnElement[int]:
+    """The nearest rank of ``percent`` among ``count`` (≥ 1) sorted values, 1-based."""
+    return (count * percent + 99) // 100
 
 
 def _latency_ranks(owner: str, first: float) -> Select[Any]:
@@ -64,8 +64,9 @@ def _latency_ranks(owner: str, first: float) -> Select[Any]:
         .subquery()
     )
     r = ranked.c
-    return select(r.bucket, r.rank, r.n, r.wait).where(
-        or_(r.rank == (r.n * 50 + 99) // 100, r.rank == (r.n * 95 + 99) // 100)
+    at_p50, at_p95 = r.rank == _nearest_rank(r.n, 50), r.rank == _nearest_rank(r.n, 95)
+    return select(r.bucket, r.wait, at_p50.label("p50"), at_p95.label("p95")).where(
+        or_(at_p50, at_p95)
     )
 
 
@@ -115,12 +116,12 @@ class DeliveryStats:
                 (succeeded if good else failed)[i] += int(count)
         p50: list[float | None] = [None] * HOURS
         p95: list[float | None] = [None] * HOURS
-        for bucket, rank, count, wait in delivered:
+        for bucket, wait, at_p50, at_p95 in delivered:
             if (i := index.get(int(bucket))) is None:
                 continue
-            if rank == _rank(count, 50):
+            if at_p50:
                 p50[i] = max(0.0, float(wait))
-            if rank == _rank(count, 95):
+            if at_p95:
                 p95[i] = max(0.0, float(wait))
         return DayStats(
             hours=hours,
