@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from connector.platforms.schema import types_of
+
 __all__ = ["Field", "input_fields", "output_fields"]
 
 
@@ -44,11 +46,6 @@ def _kind(prop: dict[str, Any]) -> str:
     return "json" if kind == "object" else kind
 
 
-def _types(prop: dict[str, Any]) -> list[str]:
-    raw = prop.get("type", [])
-    return [str(t) for t in (raw if isinstance(raw, list) else [raw])]
-
-
 def _label(key: str, prop: dict[str, Any]) -> str:
     """The schema's title, else the key in words ("to_number" → "To number")."""
     return str(prop.get("title") or key.replace("_", " ").capitalize())
@@ -75,7 +72,7 @@ def input_fields(schema: dict[str, Any]) -> list[Field]:
                 example=examples[0],
                 default=prop.get("default"),
                 advanced=prop.get("x-visibility") == "advanced",
-                text_ok=_kind(prop) == "json" and "string" in _types(prop),
+                text_ok=_kind(prop) == "json" and "string" in types_of(prop),
             )
         )
     return fields
