@@ -166,6 +166,32 @@ def test_the_day_in_hourly_buckets(engine: Engine) -> None:
     assert day.dead_letters == 1
 
 
+def test_latency_percentiles_are_nearest_rank_per_hour(engine: Engine) -> None:
+    """Twenty waits of 1-20 s delivered in one hour: p50 is the 10th, p95 the 19th."""
+    delivered = NOW - 10
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.insert(),
+            [
+                {
+                    "id": f"dlv_wait_{wait:02d}",
+                    "event_id": f"evt_wait_{wait:02d}",
+                    "subscription_id": "sub_a",
+                    "owner": "alice",
+                    "state": "succeeded",
+                    "attempts": 1,
+                    "cycle_start": 0,
+                    "created_at": delivered - wait,
+                    "delivered_at": delivered,
+                }
+                for wait in range(20, 0, -1)
+            ],
+        )
+    day = DeliveryStats(engine, clock=lambda: NOW).day("alice")
+    assert [day.latency_p50[-1], day.latency_p95[-1]] == pytest.approx([10.0, 19.0])
+    assert day.latency_p50[:-1] == [None] * 23 and day.latency_p95[:-1] == [None] * 23
+
+
 def test_the_generated_key_is_made_once(engine: Engine) -> None:
     """Two stores (two processes) asking for the key get the same one."""
     first = SecretStore(engine).get_or_create("console_session_key")
