@@ -13,7 +13,7 @@ from typing import Any
 
 from connector.platforms.schema import types_of
 
-__all__ = ["Field", "input_fields", "output_fields"]
+__all__ = ["Field", "input_fields", "output_fields", "responder_fields"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,11 @@ def output_fields(schema: dict[str, Any], *, prefix: str = "") -> list[Field]:
             )
         )
     return fields
+
+
+def responder_fields(trigger: dict[str, Any]) -> tuple[str, ...]:
+    """The subscribe fields that make a responder (the manifest trigger's ``respond``: its
+    mode and answer time), for exports whose trigger cannot answer and so leave them out."""
+    respond = trigger.get("respond") or {}
+    names = [(respond.get("mode") or {}).get("field"), respond.get("timeout_field")]
+    return tuple(name for name in names if name)

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connector.platforms.fields import Field, input_fields
+from connector.platforms.fields import Field, input_fields, responder_fields
 from connector.platforms.make.interface import body_expression, input_parameter, interface
 from connector.platforms.schema import camel, form, kebab, pascal, path_names, sample
 from connector.platforms.source import ConnectorSource
@@ -335,11 +335,12 @@ def _webhook(
     subscribe, unsubscribe = trigger["subscribe"], trigger["unsubscribe"]
     labels = {e["value"]: e["label"] for e in trigger.get("events", [])}
     fixed = (EVENTS_FIELD,) if event else ()
+    # A custom app's webhook cannot answer: the README's responder steps give that way.
     fields, params = _parameters(
         source,
         subscribe["input"],
         rpcs,
-        skip=(TARGET_FIELD, *_responder_fields(trigger), *fixed),
+        skip=(TARGET_FIELD, *responder_fields(trigger), *fixed),
         labels=labels,
     )
     body: dict[str, Any] = {
@@ -377,14 +378,6 @@ def _webhook(
             },
         ),
     }
-
-
-def _responder_fields(trigger: dict[str, Any]) -> tuple[str, ...]:
-    """The subscribe fields that make a responder (mode, answer time): not offered on a
-    webhook whose scenario cannot answer (see the README's responder steps)."""
-    respond = trigger.get("respond") or {}
-    names = [(respond.get("mode") or {}).get("field"), respond.get("timeout_field")]
-    return tuple(name for name in names if name)
 
 
 def _instant_trigger(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from connector.platforms.fields import responder_fields
 from connector.platforms.power_automate.swagger import SwaggerSchemas
 from connector.platforms.schema import pascal, path_names
 from connector.platforms.source import ConnectorSource
@@ -268,10 +269,8 @@ def _webhook_trigger(
     body = _body_schema(schemas, input_file)
     # A connector trigger's flow cannot answer (Response needs the built-in HTTP trigger), so
     # the fields that make a responder are not offered; the README gives the responder way.
-    respond = trigger.get("respond") or {}
-    for name in ((respond.get("mode") or {}).get("field"), respond.get("timeout_field")):
-        if name:
-            body["properties"].pop(name, None)
+    for name in responder_fields(trigger):
+        body["properties"].pop(name, None)
     target = body["properties"]["target_url"]
     target["x-ms-notification-url"] = True
     target["x-ms-visibility"] = "internal"
