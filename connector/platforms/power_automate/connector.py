@@ -180,6 +180,7 @@ def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
         "x-ms-visibility": "important",
     }
     in_path = path_names(action["path"])
+    as_query = _query_parameters(schemas, input_file, input_schema)
     path_parameters = [
         {
             "name": parameter["name"],
@@ -187,7 +188,7 @@ def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
             "required": True,
             **{k: v for k, v in parameter.items() if k not in ("name", "in", "required")},
         }
-        for parameter in _query_parameters(schemas, input_file, input_schema)
+        for parameter in as_query
         if parameter["name"] in in_path
     ]
     if action["method"].lower() in _BODY_METHODS:
@@ -203,10 +204,9 @@ def _action(schemas: SwaggerSchemas, action: dict[str, Any]) -> dict[str, Any]:
             {"name": "body", "in": "body", "required": True, "schema": body},
         ]
     else:
-        query = _query_parameters(schemas, input_file, input_schema)
         operation["parameters"] = [
             *path_parameters,
-            *(p for p in query if p["name"] not in in_path),
+            *(p for p in as_query if p["name"] not in in_path),
         ]
     operation["responses"] = {
         str(status): _response(schemas, action["output"], HTTPStatus(status).phrase)
