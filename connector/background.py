@@ -78,7 +78,9 @@ class LoopThread:
         self._stop.set()
         self._wake.set()
 
-    def join(self, timeout: float) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask ``run`` to return and wait for it; subclasses then close what the turns used."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -280,6 +280,5 @@ class Dialer(LoopThread):
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming and finish the dials under way (their outcomes are recorded)."""
-        self.request_stop()
-        self.join(timeout)
+        super().stop(timeout)
         self._pool.shutdown(wait=True)

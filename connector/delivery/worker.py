@@ -140,8 +140,7 @@ class DeliveryWorker(LoopThread):
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming, finish and record what is in flight, then close."""
-        self.request_stop()
-        self.join(timeout)
+        super().stop(timeout)
         self._pool.shutdown(wait=True)
         if self._recorder is not None:
             self._outcomes.put(None)
