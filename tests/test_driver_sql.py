@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 
 from connector.store.driver_sql import DriverSql
 from connector.store.tables import delivery_attempts
@@ -71,3 +72,12 @@ def test_run_many_updates_each_row(stored: Engine) -> None:
         rows = conn.execute(select(delivery_attempts.c.delivery_id, delivery_attempts.c.error))
         errors = {delivery_id: error for delivery_id, error in rows}
     assert errors == {"d0": None, "d1": "one", "d2": None, "d3": "3", "d4": None}
+
+
+def test_a_missing_parameter_is_an_error_not_a_null(stored: Engine) -> None:
+    """A parameter the caller must give is never filled in (as NULL) by the statement."""
+    with pytest.raises(DBAPIError), stored.begin() as conn:
+        _FAIL.run_many(conn, [{"b_id": "d1"}])
+    with stored.connect() as conn:
+        errors = conn.execute(select(delivery_attempts.c.error)).scalars().all()
+    assert errors == [None] * 6

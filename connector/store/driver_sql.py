@@ -49,7 +49,13 @@ class DriverSql:
             named = dialect if dialect.name == "postgresql" else sqlite.dialect(paramstyle="named")
             compiler = cast(SQLCompiler, statement.compile(dialect=named))
             expanding = tuple(bind.key for bind in compiler.post_compile_params if bind.expanding)
-            constants = {k: v for k, v in compiler.params.items() if k not in expanding}
+            # Only values the statement binds itself: a parameter the caller must give stays
+            # out, so a missing one is the driver's error rather than a silent NULL.
+            constants = {
+                k: v
+                for k, v in compiler.params.items()
+                if not compiler.binds[k].required and k not in expanding
+            }
             found = _Compiled(compiler, str(compiler), constants, expanding)
             self._compiled[dialect.name] = found
         return found
