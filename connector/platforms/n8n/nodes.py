@@ -505,7 +505,8 @@ def _respond_properties(source: ConnectorSource, trigger: dict[str, Any]) -> lis
     """Mode (receive events, or answer inbound calls) and the answer's time budget."""
     respond = trigger["respond"]
     field, value = respond["mode"]["field"], respond["mode"]["value"]
-    inputs = {f.key: f for f in input_fields(form(source, trigger["subscribe"]["input"]))}
+    schema = form(source, trigger["subscribe"]["input"])
+    inputs = {f.key: f for f in input_fields(schema)}
     mode_help = inputs[field].help if field in inputs else ""
     properties: list[dict[str, Any]] = [
         {
@@ -539,13 +540,16 @@ def _respond_properties(source: ConnectorSource, trigger: dict[str, Any]) -> lis
     timeout = respond.get("timeout_field")
     if timeout and timeout in inputs:
         budget = inputs[timeout]
+        prop = schema["properties"][timeout]  # its bounds are the schema's, not copied here
+        bounds = (("minValue", "minimum"), ("maxValue", "maximum"))
+        limits = {name: prop[keyword] for name, keyword in bounds if keyword in prop}
         properties.append(
             {
                 "displayName": budget.label,
                 "name": timeout,
                 "type": "number",
                 "default": budget.default if budget.default is not None else 4,
-                "typeOptions": {"minValue": 0.5, "maxValue": 8, "numberPrecision": 1},
+                "typeOptions": {**limits, "numberPrecision": 1},
                 "description": budget.help,
                 "displayOptions": {"show": {field: [value]}},
             }
