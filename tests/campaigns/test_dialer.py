@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 
 from connector.campaigns.capacity import Reading, budget_from
 from connector.campaigns.dialer import Dialer
-from connector.retell.client import RetellClient
 from connector.retell.signature import sign
 from connector.services import Services
 from tests.campaigns.conftest import SALES_LINE
@@ -301,10 +300,7 @@ def test_an_ambiguous_dial_past_retells_key_window_fails_rather_than_dial_again(
     retell.reply("POST", "/v2/create-phone-call", 500, {"message": "upstream broke"})
     queued = queue(client)
     svc.dialer.drain(10, until=lambda: retell.sent("POST", "/v2/create-phone-call") != [])
-    client_of = RetellClient(
-        api_key=RETELL_KEY, base_url="https://retell.test", transport=retell.transport
-    )
-    late = Dialer(svc.dialer.queue, client_of, svc.dialer.gauge, clock=lambda: time.time() + 3600)
+    late = Dialer(svc.dialer.queue, svc.retell, svc.dialer.gauge, clock=lambda: time.time() + 3600)
     try:
         late.drain(10, until=lambda: state_of(client, queued["id"])["state"] == "failed")
     finally:
