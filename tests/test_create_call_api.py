@@ -10,7 +10,6 @@ import httpx
 import pytest
 from flask.testing import FlaskClient
 
-from connector.app import create_app
 from connector.retell.client import CONNECTOR_TAG
 from tests.conftest import AUTH, FakeRetell, build_app, make_settings, sample_call
 
@@ -303,14 +302,9 @@ def test_concurrent_retry_during_reconciliation_conflicts(
 
 def test_keys_are_scoped_per_token(tmp_path: Any, retell: FakeRetell) -> None:
     """Two platform tokens using the same key place two different calls."""
-    from tests.conftest import make_settings
-
     other = "other-token-0123456789abcdef"
-    app = create_app(
-        make_settings(tmp_path, connector_api_tokens=f"{AUTH['Authorization'][7:]},{other}"),
-        retell_transport=retell.transport,
-        configure_logs=False,
-    )
+    tokens = f"{AUTH['Authorization'][7:]},{other}"
+    app = build_app(make_settings(tmp_path, connector_api_tokens=tokens), retell)
     c = app.test_client()
     c.post(URL, json=GOOD, headers={**AUTH, "Idempotency-Key": "shared"})
     c.post(
