@@ -141,7 +141,7 @@ def check(*, root: Path = ROOT) -> list[str]:
     for error in errors:
         problems.append(f"manifest.json at {error.json_path}: {_say(error)}")
     if not errors:
-        problems.extend(_check_manifest(manifest, schemas))
+        problems.extend(_check_manifest(manifest, schemas, reg))
     return problems
 
 
@@ -249,15 +249,16 @@ def _check_dependent_dropdowns(
                     )
 
 
-def _check_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> Iterator[str]:
-    """Cross-checks a schema cannot express: refs exist, keys unique, fields documented."""
+def _check_manifest(
+    manifest: dict[str, Any], schemas: dict[str, dict[str, Any]], reg: Registry[Any]
+) -> Iterator[str]:
+    """Cross-checks a schema cannot express: refs exist, keys unique, fields documented.
+    ``reg`` is ``schemas``' registry, built once by ``check``."""
 
     def properties_of(ref: str) -> dict[str, Any]:
         return cast(
             dict[str, Any], schemas.get(ref.removeprefix("schemas/"), {}).get("properties", {})
         )
-
-    reg = _registry_of(schemas)
 
     def followed(ref: str, prop: Any) -> Any:
         """A property as a form shows it: a ``$ref`` (a field shared with another schema)
