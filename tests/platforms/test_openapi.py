@@ -230,8 +230,9 @@ def test_served_document_names_the_reached_server(
 
 # Bounded and repeatable: a fixed seed, no example database (no replays of earlier failures),
 # 12 fuzzed examples per operation (25 doubled the suite's longest test, 105 s under xdist,
-# and found nothing the coverage phase's deterministic cases and 12 random ones did not). Bearer auth comes through the document's own security
-# scheme, so schemathesis also tries requests without it (and gets the documented 401).
+# and found nothing the coverage phase's deterministic cases and 12 random ones did not).
+# Bearer auth comes through the document's own security scheme, so schemathesis also tries
+# requests without it (and gets the documented 401).
 # The coverage phase (boundary values, missing fields, other methods) stays on, except for the
 # Retell webhook: its signature is checked before the body is read, so every body variant is
 # the same 401, and the large call schema makes the coverage phase send ~2,000 of them (10 s).
