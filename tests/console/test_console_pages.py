@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 import zipfile
 from typing import Any
 
+import httpx
 import pytest
 from flask.testing import FlaskClient
 
+from connector.console.views import overview
 from connector.services import Services
 from connector.tenancy import owner_of
 from tests.conftest import TOKEN
@@ -271,3 +275,25 @@ def test_the_overview_still_shows_when_retell_fails(user: FlaskClient, retell: A
     assert page.status_code == 200
     assert "Retell did not say right now" in page.text
     assert "Events received per hour" in page.text
+
+
+def test_a_slow_retell_delays_the_overview_by_the_wait_bound_only(
+    user: FlaskClient, retell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retell not answering the concurrency read in time leaves it out of the overview."""
+    monkeypatch.setattr(overview, "RETELL_WAIT_SECONDS", 0.05)
+    release = threading.Event()
+
+    def slow(_request: httpx.Request) -> httpx.Response:
+        release.wait(5)
+        return httpx.Response(200, json={"current_concurrency": 1, "concurrency_limit": 20})
+
+    retell.on("GET", "/get-concurrency", slow)
+    started = time.monotonic()
+    try:
+        page = user.get("/console/")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 1.5  # not Retell's 5 s, nor the default 2 s bound
+    assert page.status_code == 200
+    assert "Retell did not say right now" in page.text
