@@ -433,13 +433,13 @@ def _described(source: ConnectorSource) -> Iterator[Route]:
             if name in in_path
         )
         body: str | Schema | None = component_name(action["input"])
-        if in_path:
-            body = _body_without(inputs, in_path, component_name(action["input"]))
         if action["method"] in ("GET", "DELETE"):
             rest = {**inputs, "properties": {
                 k: v for k, v in inputs.get("properties", {}).items() if k not in in_path
             }}  # fmt: skip
             params, body = params + _query_params(rest), None
+        elif in_path:
+            body = _body_without(inputs, in_path, component_name(action["input"]))
         if "idempotency" in action:
             header = action["idempotency"]["header"]
             prop = form(source, action["input"])["properties"][action["idempotency"]["field"]]
