@@ -70,9 +70,8 @@ def app(tmp_path: Path, retell: FakeRetell, engine: Engine, clock: Clock) -> Ite
 
 
 @pytest.fixture
-def inbound(app: Flask) -> InboundService:
-    found: InboundService = app.extensions["connector"].inbound
-    return found
+def inbound(svc: Services) -> InboundService:
+    return svc.inbound
 
 
 __all__ = ["AUTH", "CALLER", "OTHER", "SALES_LINE", "Clock", "inbound_body", "signed_post"]
