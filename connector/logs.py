@@ -56,22 +56,35 @@ class RedactingFilter(logging.Filter):
 
 
 class _Writer:
-    """The thread that writes queued records to stderr, restarted in a forked child."""
+    """The thread that writes queued records to stderr; a forked child starts its own."""
 
     def __init__(self, handler: logging.Handler) -> None:
-        self.queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        self._listener = QueueListener(self.queue, handler)
-        self._listener.start()
+        self._handler = handler
+        self._listener: QueueListener | None = None
+        self.queued = QueueHandler(queue.SimpleQueue())  # what the root logger hands to
+        self.start()
 
-    def restart_after_fork(self) -> None:
-        # A child inherits the queue but not the thread that empties it.
-        self._listener._thread = None  # QueueListener.start refuses a second start otherwise
+    def start(self) -> None:
+        """A new queue and a thread emptying it. After a fork the child has no thread, and the
+        queue it inherited may hold the parent's records (the parent writes those) and a
+        lock taken by the parent's thread waiting on it, so it starts afresh."""
+        self.queued.queue = records = queue.SimpleQueue[logging.LogRecord]()
+        self._listener = QueueListener(records, self._handler)
         self._listener.start()
 
     def stop(self) -> None:
         """Write what is queued, then end the thread."""
-        if self._listener._thread is not None:
+        if self._listener is not None:
             self._listener.stop()
+            self._listener = None
+
+    def hold(self) -> None:
+        """Wait out a write in progress and keep the next from starting (across a fork: a
+        child forked mid-write inherits the stream's lock held, and its writes hang)."""
+        self._handler.acquire()
+
+    def release(self) -> None:
+        self._handler.release()
 
 
 _writer: _Writer | None = None
@@ -82,13 +95,28 @@ def _stop_writer() -> None:
         _writer.stop()
 
 
-def _restart_writer() -> None:
+def _before_fork() -> None:
     if _writer is not None:
-        _writer.restart_after_fork()
+        _writer.hold()
+
+
+def _after_fork_in_parent() -> None:
+    if _writer is not None:
+        _writer.release()
+
+
+def _after_fork_in_child() -> None:
+    # ``logging`` has made the handler's lock anew in the child; only the thread is missing.
+    if _writer is not None:
+        _writer.start()
 
 
 atexit.register(_stop_writer)
-os.register_at_fork(after_in_child=_restart_writer)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def configure_logging(level: str, *, secrets: list[str] | None = None) -> None:
@@ -103,8 +131,7 @@ def configure_logging(level: str, *, secrets: list[str] | None = None) -> None:
             root.removeHandler(existing)
     _stop_writer()  # configured again (tests, the demo): the old writer finishes first
     _writer = _Writer(handler)
-    queued = QueueHandler(_writer.queue)
-    queued._retell_connector = True  # type: ignore[attr-defined]
-    root.addHandler(queued)
+    _writer.queued._retell_connector = True  # type: ignore[attr-defined]
+    root.addHandler(_writer.queued)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

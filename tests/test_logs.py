@@ -79,7 +79,8 @@ def test_a_traceback_is_redacted_too() -> None:
 
 
 def test_a_forked_child_still_writes() -> None:
-    """A process forked after logging was configured (a gunicorn worker) gets its own writer."""
+    """A process forked after logging was configured (a gunicorn worker) gets its own writer,
+    even when it forks while the parent's writer is busy."""
     err = _stderr_of(
         """
         import os
@@ -94,3 +95,4 @@ def test_a_forked_child_still_writes() -> None:
     )
     assert "parent before fork" in err and "parent after fork" in err
     assert " writes" in err and "child" in err
+    assert err.count("parent before fork") == 1  # the child does not write the parent's too
