@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
-from werkzeug.test import TestResponse
 
-from connector.retell.signature import sign
 from connector.store.tables import events
-from tests.conftest import AUTH, RETELL_KEY, FakeRetell, build_app, make_settings
+from tests.conftest import AUTH, FakeRetell, build_app, make_settings
+from tests.inbound.conftest import signed_post
 
 
 @pytest.fixture
@@ -67,12 +66,6 @@ def test_a_subscription_agent_id_the_store_cannot_hold_is_422(
     assert listed is not None and listed["items"] == []
 
 
-def _signed_webhook(client: FlaskClient, body: dict[str, object], path: str) -> TestResponse:
-    text = json.dumps(body)
-    headers = {"x-retell-signature": sign(text, RETELL_KEY), "content-type": "application/json"}
-    return client.post(path, data=text, headers=headers)
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -85,7 +78,7 @@ def test_nul_in_a_retell_webhook_id_is_400_naming_it(
     client: FlaskClient, engine: Engine, body: dict[str, object], field: str
 ) -> None:
     """A signed call event whose ids hold a NUL is refused naming the field; nothing is stored."""
-    response = _signed_webhook(client, body, "/v1/webhooks/retell")
+    response = signed_post(client, body, "/v1/webhooks/retell")
     assert response.status_code == 400, response.json
     assert response.json is not None
     assert [error["path"] for error in response.json["errors"]] == [field]
@@ -96,7 +89,7 @@ def test_nul_in_a_retell_webhook_id_is_400_naming_it(
 def test_nul_inside_a_retell_call_object_is_kept(client: FlaskClient, engine: Engine) -> None:
     """A NUL in the call's text (a transcript) is accepted and stored as sent, on both stores."""
     call = {"call_id": "c1", "transcript": "Agent: hi\x00there"}
-    response = _signed_webhook(client, {"event": "call_ended", "call": call}, "/v1/webhooks/retell")
+    response = signed_post(client, {"event": "call_ended", "call": call}, "/v1/webhooks/retell")
     assert response.status_code == 204
     with engine.connect() as conn:
         stored = json.loads(conn.execute(select(events.c.body)).scalar_one())
@@ -108,7 +101,7 @@ def test_nul_in_an_inbound_call_is_400_naming_it(client: FlaskClient, field: str
     """An inbound call whose fields hold a NUL is refused naming the field, not a store error."""
     call = {"from_number": "+14155550123", "to_number": "+14157774444", field: "x\x00y"}
     body = {"event": "call_inbound", "call_inbound": call}
-    response = _signed_webhook(client, body, "/v1/webhooks/retell/inbound")
+    response = signed_post(client, body)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.json is not None
     assert response.json["errors"] == [

@@ -16,7 +16,7 @@ from connector.delivery.ssrf import TargetRefused, validate_target_url
 from connector.events import CALL_EVENTS, DEFAULT_EVENTS, INBOUND_EVENTS
 from connector.inbound.events import sample_inbound_event
 from connector.polling import poll_call_events
-from connector.problems import NUL_MESSAGE, FieldError, NotFound, ValidationFailed
+from connector.problems import FieldError, NotFound, ValidationFailed, nul_errors
 from connector.samples import sample_events
 from connector.services import services
 from connector.validation import validate_object
@@ -62,13 +62,11 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
 def _check_agent_id(agent_id: str) -> None:
     """What the schema leaves to the store: its column width, and no NUL (PostgreSQL text
     cannot hold one); past either, PostgreSQL refused the row and the client got a 503."""
-    if "\x00" in agent_id:
-        problem = NUL_MESSAGE
-    elif len(agent_id) > MAX_AGENT_ID:
-        problem = f"must be at most {MAX_AGENT_ID} characters"
-    else:
-        return
-    raise ValidationFailed("Invalid agent_id.", errors=[FieldError("agent_id", problem)])
+    errors = nul_errors({"agent_id": agent_id})
+    if not errors and len(agent_id) > MAX_AGENT_ID:
+        errors = [FieldError("agent_id", f"must be at most {MAX_AGENT_ID} characters")]
+    if errors:
+        raise ValidationFailed("Invalid agent_id.", errors=errors)
 
 
 def _delivery_mode(body: dict[str, Any]) -> tuple[list[str], str, float | None]:

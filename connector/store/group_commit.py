@@ -91,9 +91,7 @@ class GroupCommit(Generic[Item, Result]):
         """Apply ``item`` in a committed transaction; returns its result (or raises its error)."""
         if self._waiting.empty() and self._committing.acquire(blocking=False):
             try:  # alone: committed in this thread, with no hand-over to the committer
-                with self._engine.begin() as conn:
-                    (result,) = self._apply(conn, [item])
-                return result
+                return self._apply_alone(item)
             finally:
                 self._committing.release()
         outcome: _Outcome[Result] = _Outcome()
@@ -132,10 +130,15 @@ class GroupCommit(Generic[Item, Result]):
             for (_, outcome), result in zip(batch, results, strict=True):
                 outcome.set_result(result)
 
+    def _apply_alone(self, item: Item) -> Result:
+        """``item`` in a transaction of its own."""
+        with self._engine.begin() as conn:
+            (result,) = self._apply(conn, [item])
+        return result
+
     def _commit_alone(self, one: tuple[Item, _Outcome[Result]]) -> None:
         try:
-            with self._engine.begin() as conn:
-                (result,) = self._apply(conn, [one[0]])
+            result = self._apply_alone(one[0])
         except Exception as exc:
             one[1].set_exception(exc)
         else:
