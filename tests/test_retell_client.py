@@ -249,7 +249,8 @@ def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
     server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        # the lower-case http_proxy would win over HTTP_PROXY (urllib reads it last)
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
         client = RetellClient(api_key=RETELL_KEY, base_url="http://retell.invalid")
