@@ -25,6 +25,7 @@ listens there, and it keeps a mis-set flag in production from exposing credentia
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -463,7 +464,8 @@ def guarded_transport(
     proxy variables).
     """
     limits = limits or _DEFAULT_LIMITS
-    ssl_context = httpx.create_ssl_context(verify=verify)
+    verifying = verify is True and not http2  # httpcore sets ALPN on it per connection
+    ssl_context = _verifying_context() if verifying else httpx.create_ssl_context(verify=verify)
     transport = httpx.HTTPTransport(
         verify=ssl_context, http1=http1, http2=http2, limits=limits, retries=retries
     )
@@ -480,3 +482,12 @@ def guarded_transport(
         network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
     )
     return transport
+
+
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """The default verifying context, built once per process and shared by the transports
+    (the delivery sender, the inbound responders): loading the CA bundle took ~20 ms of
+    every app's start-up per transport. Connections only read it, and every HTTP/1.1 pool
+    sets the same ALPN list on it."""
+    return httpx.create_ssl_context()
