@@ -96,3 +96,17 @@ def test_a_forked_child_still_writes() -> None:
     assert "parent before fork" in err and "parent after fork" in err
     assert " writes" in err and "child" in err
     assert err.count("parent before fork") == 1  # the child does not write the parent's too
+
+
+def test_lines_are_written_while_the_process_runs() -> None:
+    """The writer does not hold lines for the exit: a process killed a moment after logging
+    (no exit handlers run) has still written them."""
+    err = _stderr_of(
+        """
+        import os, time
+        log.info("written before the kill")
+        time.sleep(0.5)
+        os._exit(0)  # as a kill: nothing is flushed at exit
+        """
+    )
+    assert "written before the kill" in err
