@@ -32,7 +32,7 @@ def _insert(n: int) -> Callable[[Connection], int]:
     return write
 
 
-def _submit_all(writes: GroupCommit[Any, Any], items: list[Any]) -> list[Any]:
+def _submit_all(writes: GroupCommit[Any, Any, Any], items: list[Any]) -> list[Any]:
     """Submit every item from its own thread at once; each thread's result or exception."""
     results: list[Any] = [None] * len(items)
     barrier = threading.Barrier(len(items))
@@ -59,7 +59,7 @@ def _stored(engine: Engine) -> set[int]:
 
 def test_each_writer_gets_its_own_result(table: Engine) -> None:
     """64 concurrent writes: all committed, each thread handed the result of its own write."""
-    writes = GroupCommit(table, apply_each, name="test-committer")
+    writes = GroupCommit(table.begin, apply_each, name="test-committer")
     results = _submit_all(writes, [_insert(n) for n in range(64)])
     assert results == [n * 10 for n in range(64)]
     assert _stored(table) == set(range(64))
@@ -78,7 +78,7 @@ def test_concurrent_writes_share_commits(table: Engine, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(group_commit, "_Outcome", CountedOutcome)
     opened, gate = threading.Event(), threading.Event()
-    writes = GroupCommit(table, apply_each, name="test-committer")
+    writes = GroupCommit(table.begin, apply_each, name="test-committer")
 
     def slow_first(conn: Connection) -> int:
         opened.set()
@@ -102,7 +102,7 @@ def test_concurrent_writes_share_commits(table: Engine, monkeypatch: pytest.Monk
 
 def test_a_lone_write_is_committed_in_its_own_thread(table: Engine) -> None:
     """With nothing else being written, no committer thread is started (no hand-over)."""
-    writes = GroupCommit(table, apply_each, name="test-committer")
+    writes = GroupCommit(table.begin, apply_each, name="test-committer")
     threads: list[str] = []
 
     def record_thread(conn: Connection) -> int:
@@ -122,7 +122,7 @@ def test_a_failing_write_fails_alone(table: Engine) -> None:
         conn.execute(_rows.insert().values(n=5))
         return -1
 
-    writes = GroupCommit(table, apply_each, name="test-committer")
+    writes = GroupCommit(table.begin, apply_each, name="test-committer")
     results = _submit_all(writes, [_insert(n) for n in range(8)] + [broken])
     assert results[:8] == [n * 10 for n in range(8)]
     assert isinstance(results[8], Exception)
@@ -137,7 +137,9 @@ def test_results_match_items_for_a_batch_apply(table: Engine) -> None:
         total = conn.execute(select(func.count()).select_from(_rows)).scalar_one()
         return [total] * len(items)
 
-    writes: GroupCommit[int, int] = GroupCommit(table, insert_all, name="test-committer")
+    writes: GroupCommit[Connection, int, int] = GroupCommit(
+        table.begin, insert_all, name="test-committer"
+    )
     assert writes.submit(7) == 1
     assert _submit_all(writes, [1, 2, 3])[0] >= 2
     assert _stored(table) == {1, 2, 3, 7}

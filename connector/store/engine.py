@@ -21,9 +21,24 @@ from sqlalchemy.engine.url import make_url
 
 from connector.store.schema import migrate
 
-__all__ = ["InsertIfNew", "create_store_engine"]
+__all__ = ["InsertIfNew", "create_store_engine", "lock_writer", "unlock_writer"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def lock_writer(info: dict[str, Any]) -> bool:
+    """Take the SQLite writer ``flock`` of the pooled connection with this ``info``, if it has
+    one (PostgreSQL's and in-memory SQLite's have none); True if it was taken."""
+    fd = info.get("writer_lock")
+    if fd is None:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return True
+
+
+def unlock_writer(info: dict[str, Any]) -> None:
+    if (fd := info.get("writer_lock")) is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:
@@ -60,19 +75,16 @@ def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        fd = connection.connection.info.get("writer_lock")
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        locked = lock_writer(connection.connection.info)
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _unlock(connection)
+            if locked:
+                unlock_writer(connection.connection.info)
             raise
 
     def _unlock(connection: Any) -> None:
-        fd = connection.connection.info.get("writer_lock")
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        unlock_writer(connection.connection.info)
 
     event.listen(engine, "commit", _unlock)
     event.listen(engine, "rollback", _unlock)

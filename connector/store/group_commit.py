@@ -25,12 +25,14 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 __all__ = ["GroupCommit", "apply_each"]
 
+Tx = TypeVar("Tx")  # what a transaction hands to ``apply``: a Connection, or a driver cursor
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -67,18 +69,19 @@ class _Outcome(Generic[Result]):
         return self.result  # type: ignore[return-value]
 
 
-class GroupCommit(Generic[Item, Result]):
-    """Commits submitted items in shared transactions with ``apply(conn, items) -> results``."""
+class GroupCommit(Generic[Tx, Item, Result]):
+    """Commits submitted items in shared transactions with ``apply(tx, items) -> results``;
+    ``begin`` opens one (``engine.begin``, or ``driver_transaction``'s)."""
 
     def __init__(
         self,
-        engine: Engine,
-        apply: Callable[[Connection, list[Item]], list[Result]],
+        begin: Callable[[], AbstractContextManager[Tx]],
+        apply: Callable[[Tx, list[Item]], list[Result]],
         *,
         name: str,
         max_batch: int = MAX_BATCH,
     ) -> None:
-        self._engine = engine
+        self._begin = begin
         self._apply = apply
         self._name = name
         self._max_batch = max_batch
@@ -113,7 +116,7 @@ class GroupCommit(Generic[Item, Result]):
             first = self._waiting.get()
             batch = [first]
             try:
-                with self._committing, self._engine.begin() as conn:
+                with self._committing, self._begin() as tx:
                     # Drained only now, with the write lock held: whatever queued while
                     # this thread waited for the lock joins this transaction.
                     while len(batch) < self._max_batch:
@@ -121,7 +124,7 @@ class GroupCommit(Generic[Item, Result]):
                             batch.append(self._waiting.get_nowait())
                         except queue.Empty:
                             break
-                    results = self._apply(conn, [item for item, _ in batch])
+                    results = self._apply(tx, [item for item, _ in batch])
                     if len(results) != len(batch):  # never let the committer thread die
                         raise RuntimeError(f"{len(results)} results for {len(batch)} writes")
             except Exception as exc:
@@ -132,8 +135,8 @@ class GroupCommit(Generic[Item, Result]):
 
     def _apply_alone(self, item: Item) -> Result:
         """``item`` in a transaction of its own."""
-        with self._engine.begin() as conn:
-            (result,) = self._apply(conn, [item])
+        with self._begin() as tx:
+            (result,) = self._apply(tx, [item])
         return result
 
     def _commit_alone(self, one: tuple[Item, _Outcome[Result]]) -> None:

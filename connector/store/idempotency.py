@@ -70,8 +70,8 @@ class IdempotencyStore:
         self._lease = lease_seconds
         self._clock = clock
         self._last_purge = float("-inf")
-        self._writes: GroupCommit[Callable[[Connection], Any], Any] = GroupCommit(
-            engine, apply_each, name="idempotency-committer"
+        self._writes: GroupCommit[Connection, Callable[[Connection], Any], Any] = GroupCommit(
+            engine.begin, apply_each, name="idempotency-committer"
         )
 
     def claim(self, scope: str, key: str, fingerprint: str, upstream_key: str) -> Claim:
