@@ -18,6 +18,7 @@ from connector.api import (
     triggers,
     webhooks,
 )
+from connector.api.webhook_fast_path import CallEventFastPath
 
 __all__ = ["register_api"]
 
@@ -38,3 +39,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(campaigns.bp)
     if app.extensions["connector"].settings.connector_mcp_enabled:
         app.register_blueprint(mcp.bp)  # POST /mcp (CONNECTOR_MCP_ENABLED)
+    # Call events are stored beneath Flask when nothing about them needs it.
+    app.wsgi_app = CallEventFastPath(  # type: ignore[method-assign]
+        app.wsgi_app, app.extensions["connector"]
+    )

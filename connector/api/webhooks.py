@@ -16,9 +16,9 @@ from connector.api.inbound import answer_verified, answers_inbound
 from connector.api.signed import retell_json, signed_retell_body
 from connector.limits import MAX_WEBHOOK_BYTES
 from connector.problems import FieldError, MalformedBody, nul_errors
-from connector.services import services
+from connector.services import Services, services
 
-__all__ = ["MAX_WEBHOOK_BYTES", "bp"]
+__all__ = ["MAX_WEBHOOK_BYTES", "bp", "store_call_event"]
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,19 @@ def retell_webhook() -> Response:
     raw = signed_retell_body()
     if answers_inbound(raw):  # an inbound call sent to the call-event URL (issue 13)
         return answer_verified(raw)
+    store_call_event(services(), raw)
+    return Response(status=204)
+
+
+def store_call_event(svc: Services, raw: bytes) -> None:
+    """Keep a verified call event (or see it is a duplicate) and act on it; returns once it
+    is committed. Safe to run again for the same body: Retell retries whatever it was not
+    answered 2xx for, so a second run finds a duplicate and only repeats what is idempotent."""
     event, call = _parse(raw)
-    accepted = services().inbox.accept(event, call)
+    accepted = svc.inbox.accept(event, call)
     if accepted.deliveries:
-        services().wake_delivery()
-    services().dialer.on_call_event(event, call)  # a queued call's end frees its slot
+        svc.wake_delivery()
+    svc.dialer.on_call_event(event, call)  # a queued call's end frees its slot
     log.info(
         "retell %s for call %s: %s, %d deliveries",
         event,
@@ -76,4 +84,3 @@ def retell_webhook() -> Response:
         "duplicate" if accepted.duplicate else "stored",
         accepted.deliveries,
     )
-    return Response(status=204)
