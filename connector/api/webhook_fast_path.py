@@ -6,11 +6,13 @@ own request handling (the request context, URL matching, hooks, the response obj
 more than checking its signature and parsing it together (``bench/README.md``, P1).
 
 This WSGI middleware (installed on ``app.wsgi_app``, as werkzeug's ``ProxyFix`` is) serves
-a signed, well-formed call event with the code the Flask route runs, ``store_call_event``,
-and answers the same 204. Anything else, and anything that goes wrong on the way, it hands
-to Flask with the body it read put back, so every refusal is Flask's own problem+json and
-the two paths cannot answer differently. Flask running an event again after a failed try
-is safe: ``store_call_event`` is safe to repeat, as Retell's own retries need it to be.
+a signed call event with the code the Flask route runs, ``store_call_event``, and answers
+the same 204. Anything else it hands to Flask with the body it read put back, so every
+refusal is Flask's own problem+json and the two paths cannot answer differently: a body
+without a length or over the limit, a bad signature, an inbound call. An error storing the
+event (a malformed event, the store down) goes to Flask with the body, under
+``STORE_FAILURE``: the route raises it for Flask's error handlers to answer (400, 503)
+rather than storing the event a second time.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connector.api.inbound import answers_inbound
-from connector.api.webhooks import store_call_event
+from connector.api.webhooks import STORE_FAILURE, store_call_event
 from connector.limits import MAX_WEBHOOK_BYTES
 from connector.metrics import REQUESTS
-from connector.retell.signature import verify
+from connector.retell.signature import SignatureError, verify
 from connector.services import Services
 
 __all__ = ["PATH", "CallEventFastPath"]
@@ -65,10 +67,14 @@ class CallEventFastPath:
             return False
         try:
             verify(raw, self._key, environ.get("HTTP_X_RETELL_SIGNATURE"))
-            if answers_inbound(raw):  # an inbound call sent to this URL: Flask answers it
-                return False
+        except SignatureError:
+            return False
+        if answers_inbound(raw):  # an inbound call sent to this URL: Flask answers it
+            return False
+        try:
             store_call_event(self._svc, raw)
-        except Exception:  # Flask runs it again, and answers (or logs) the error
+        except Exception as exc:  # Flask's error handlers answer it (and log it)
+            environ[STORE_FAILURE] = exc
             return False
         self._observe(time.perf_counter() - started)
         return True

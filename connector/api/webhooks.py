@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from connector.api.inbound import answer_verified, answers_inbound
 from connector.api.signed import retell_json, signed_retell_body
@@ -18,7 +18,7 @@ from connector.limits import MAX_WEBHOOK_BYTES
 from connector.problems import FieldError, MalformedBody, nul_errors
 from connector.services import Services, services
 
-__all__ = ["MAX_WEBHOOK_BYTES", "bp", "store_call_event"]
+__all__ = ["MAX_WEBHOOK_BYTES", "STORE_FAILURE", "bp", "store_call_event"]
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +59,24 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any]]:
     return event, call
 
 
+STORE_FAILURE = "connector.store_failure"
+"""The WSGI environ key under which ``webhook_fast_path`` hands Flask the error it met."""
+
+
 @bp.post("/retell")
 def retell_webhook() -> Response:
     raw = signed_retell_body()
     if answers_inbound(raw):  # an inbound call sent to the call-event URL (issue 13)
         return answer_verified(raw)
+    if (failure := request.environ.get(STORE_FAILURE)) is not None:
+        raise failure  # met storing it beneath Flask: answered here, not tried twice
     store_call_event(services(), raw)
     return Response(status=204)
 
 
 def store_call_event(svc: Services, raw: bytes) -> None:
     """Keep a verified call event (or see it is a duplicate) and act on it; returns once it
-    is committed. Safe to run again for the same body: Retell retries whatever it was not
-    answered 2xx for, so a second run finds a duplicate and only repeats what is idempotent."""
+    is committed."""
     event, call = _parse(raw)
     accepted = svc.inbox.accept(event, call)
     if accepted.deliveries:

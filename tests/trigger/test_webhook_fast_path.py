@@ -141,8 +141,12 @@ def _count_of(endpoint: str, status: str) -> float:
     return 0.0
 
 
-def test_a_store_failure_is_flasks_503(app: Flask, svc: Services) -> None:
-    """When the store fails, Flask tries again and answers its 503 problem: retry later."""
+def test_a_store_failure_is_flasks_503_and_tried_once(app: Flask, svc: Services) -> None:
+    """When the store fails, Flask answers its 503 problem (retry later) for the error the
+    fast path met, without storing the event a second time."""
+    tried: list[str] = []
+    accept = svc.inbox.accept
+    svc.inbox.accept = lambda event, call: tried.append(event) or accept(event, call)  # type: ignore[method-assign]
     with svc.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE connector_events RENAME TO connector_events_away")
     try:
@@ -152,4 +156,5 @@ def test_a_store_failure_is_flasks_503(app: Flask, svc: Services) -> None:
             conn.exec_driver_sql("ALTER TABLE connector_events_away RENAME TO connector_events")
     assert response.status_code == 503
     assert response.json is not None and response.json["type"].endswith("store-unavailable")
+    assert tried == ["call_ended"]
     assert count(app.test_client(), events) == 0
