@@ -53,9 +53,10 @@ def driver_transaction(engine: Engine) -> Iterator[DriverCursor]:
     pooled = engine.raw_connection()
     cursor: DriverCursor | None = None
     try:
-        locked = lock_writer(pooled.info)
+        raw = pooled.cursor()
+        locked = False
         try:
-            raw = pooled.cursor()
+            locked = lock_writer(pooled.info)
             cursor = DriverCursor(raw, postgres=dialect.name == "postgresql")
             if not cursor.postgres:
                 raw.execute("BEGIN IMMEDIATE")  # psycopg begins by itself
@@ -66,9 +67,8 @@ def driver_transaction(engine: Engine) -> Iterator[DriverCursor]:
                 with suppress(dialect.loaded_dbapi.Error):  # a broken connection: the cause wins
                     pooled.rollback()
                 raise
-            finally:
-                raw.close()
         finally:
+            raw.close()
             if locked:
                 unlock_writer(pooled.info)
     except dialect.loaded_dbapi.Error as exc:
