@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from connector.retell import client as client_module
 from connector.retell import errors
 from connector.retell.client import RetellClient
 from connector.retell.retry import RetryPolicy
@@ -26,6 +27,21 @@ def make_client(fake: FakeRetell, attempts: int = 3) -> RetellClient:
         transport=fake.transport,
         retry=RetryPolicy.testing(attempts),
     )
+
+
+@pytest.fixture(params=["transport", "send"])
+def delivery(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a request reaches Retell: straight to the transport httpx would pick, or,
+    where httpx has no ``Client._transport_for_url`` (a future version), ``Client.send``."""
+    if request.param == "send":
+        without_private_method(monkeypatch)
+    return str(request.param)
+
+
+def without_private_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients built from here on find no ``Client._transport_for_url`` (as if renamed); httpx
+    itself still uses its own, so ``Client.send`` works."""
+    monkeypatch.setattr(client_module, "_TRANSPORT_FOR_URL", "_transport_for_url_renamed")
 
 
 def raising(exc: Exception):  # type: ignore[no-untyped-def]
@@ -209,9 +225,9 @@ def test_requests_go_where_httpx_would_send_the_path(base_url, call, path) -> No
     assert str(expected).endswith(path) and str(expected).startswith(base_url.rstrip("/"))
 
 
-def test_create_sends_what_an_httpx_client_would() -> None:
-    """Requests go straight to the transport, yet carry what ``httpx.Client`` would send:
-    the key, the user agent, the JSON body and the configured timeouts."""
+def test_create_sends_what_an_httpx_client_would(delivery: str) -> None:
+    """Requests, sent straight to the transport or through ``Client.send``, carry what
+    ``httpx.Client`` would send: the key, the user agent, the JSON body and the timeouts."""
     fake = FakeRetell()
     fake.reply(*CREATE, 201, {"call_id": "call_abc123"})
     body = {"to_number": "+14155550123", "metadata": {"name": "Zoë"}}
@@ -222,13 +238,16 @@ def test_create_sends_what_an_httpx_client_would() -> None:
         headers={"Authorization": f"Bearer {RETELL_KEY}", "User-Agent": "retell-connector"},
         timeout=httpx.Timeout(30.0, connect=5.0, pool=5.0),
     ).build_request("POST", "/v2/create-phone-call", json=body)
+    assert sent.method == expected.method
     assert sent.url == expected.url
     assert sent.headers.multi_items() == expected.headers.multi_items()
     assert sent.read() == expected.read()
     assert sent.extensions["timeout"] == expected.extensions["timeout"]
 
 
-def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_named_in_the_environment_is_used(
+    monkeypatch: pytest.MonkeyPatch, delivery: str
+) -> None:
     """Without an injected transport, ``HTTP(S)_PROXY`` is honoured as by ``httpx.Client``."""
     seen: list[str] = []
 
@@ -260,3 +279,33 @@ def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
         server.shutdown()
         server.server_close()
     assert seen == ["http://retell.invalid/v2/create-phone-call"]
+
+
+def test_without_the_private_method_client_send_delivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where httpx has no ``Client._transport_for_url``, each request goes through
+    ``Client.send``, chosen once when the client is built."""
+    without_private_method(monkeypatch)
+    through_send: list[httpx.Request] = []
+    send = httpx.Client.send
+
+    def spy(self: httpx.Client, request: httpx.Request, **kwargs: object) -> httpx.Response:
+        through_send.append(request)
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", spy)
+    fake = FakeRetell()
+    fake.reply(*GET, 200, sample_call())
+    client = make_client(fake)
+    monkeypatch.setattr(client_module, "_TRANSPORT_FOR_URL", "_transport_for_url")  # too late
+    assert client.get_call("call_abc123")["call_id"] == "call_abc123"
+    assert client.get_call("call_abc123")["call_id"] == "call_abc123"
+    assert through_send == fake.requests and len(through_send) == 2
+
+
+def test_a_redirect_is_not_followed(delivery: str) -> None:
+    """A 3xx from Retell is reported as an error, never followed to the place it names."""
+    fake = FakeRetell()
+    fake.reply(*GET, 302, {"message": "moved"}, Location="https://elsewhere.test/v2/get-call/x")
+    with pytest.raises(errors.RetellBadRequest, match="moved"):
+        make_client(fake).get_call("call_abc123")
+    assert [r.url.host for r in fake.requests] == ["retell.test"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -42,6 +42,10 @@ _TRANSIENT = (RetellRateLimited, RetellServerError, RetellTransportError)
 _MAX_PAGES = 100
 _PAGE_SIZE = 1000
 _HOT_PATHS = ("/v2/create-phone-call", "/v3/list-calls")
+# httpx's private ``Client._transport_for_url``: the transport (a proxy's, where the
+# environment names one) ``Client.send`` itself would use for a URL. Private, so looked up by
+# name; a future httpx without it gets the public ``Client.send`` instead.
+_TRANSPORT_FOR_URL = "_transport_for_url"
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -80,6 +84,32 @@ class RetellClient:
         # Merging a relative path into the base URL costs httpx ~0.1 ms per request; the
         # fixed paths of a campaign's hot loop are merged once, exactly as httpx would.
         self._merged = {path: self._merge(path) for path in _HOT_PATHS}
+        self._deliver = self._delivery()
+
+    def _delivery(self) -> Callable[[httpx.Request], httpx.Response]:
+        """How a built request reaches Retell, chosen once: straight to the transport the
+        client would pick for the URL, body read (``Client.send`` adds only what Retell never
+        uses: cookies, auth flows, redirects, none of them followed; about 90 µs of CPU per
+        call), or ``Client.send`` itself where this httpx no longer has the private method
+        (same outcome: body read, no redirect followed, environment proxies honoured)."""
+        transport_for_url = getattr(self._http, _TRANSPORT_FOR_URL, None)
+        if not callable(transport_for_url):
+            log.info(
+                "httpx %s has no Client.%s; using Client.send",
+                httpx.__version__,
+                _TRANSPORT_FOR_URL,
+            )
+            return self._http.send
+
+        def deliver(request: httpx.Request) -> httpx.Response:
+            response: httpx.Response = transport_for_url(request.url).handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
+            return response
+
+        return deliver
 
     def _merge(self, path: str) -> httpx.URL:
         base = self._http.base_url
@@ -188,17 +218,10 @@ class RetellClient:
             self._retry.sleep(wait)
 
     def _exchange(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request built by the client (its headers, timeouts, query) and sent straight
-        to the transport the client would pick for the URL (a proxy's, where the environment
-        names one), body read. ``Client.send`` adds only what Retell never uses (cookies,
-        auth flows, redirects: none are followed) at about 90 µs of CPU per call."""
+        """One request built by the client (its headers, timeouts, query), delivered as
+        chosen at construction (see ``_delivery``), body read."""
         request = self._http.build_request(method, self._merged.get(path, path), **kwargs)
-        response = self._http._transport_for_url(request.url).handle_request(request)
-        try:
-            response.read()
-        finally:
-            response.close()
-        return response
+        return self._deliver(request)
 
     def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response | RetellError:
         """One request; a success response, or the mapped error (never raised from here)."""
