@@ -99,8 +99,11 @@ def validate_create_phone_call(
     return request, key
 
 
-def validate_object(body: object, name: str) -> dict[str, Any]:
-    """``body`` checked against the schema file ``name``; ValidationFailed lists every field."""
+def validate_object(
+    body: object, name: str, *, outcome: str = "The call was not placed"
+) -> dict[str, Any]:
+    """``body`` checked against the schema file ``name``; ValidationFailed lists every field,
+    its detail opening with ``outcome`` (what did not happen, in the reader's words)."""
     if not isinstance(body, dict):
         raise ValidationFailed(
             "The request body must be a JSON object.",
@@ -109,7 +112,7 @@ def validate_object(body: object, name: str) -> dict[str, Any]:
     schema = _schema(name)
     errors = schema_errors(body, name, schema)
     if errors:
-        raise _failed(errors, schema, body)
+        raise _failed(errors, schema, body, outcome)
     return body
 
 
@@ -368,7 +371,10 @@ def _metadata_errors(request: dict[str, Any], errors: dict[str, str]) -> dict[st
 
 
 def _failed(
-    errors: dict[str, str], schema: dict[str, Any], body: dict[str, Any]
+    errors: dict[str, str],
+    schema: dict[str, Any],
+    body: dict[str, Any],
+    outcome: str = "The call was not placed",
 ) -> ValidationFailed:
     """The problem listing every invalid field, in the form's field order."""
     order: dict[str, int] = {}
@@ -384,6 +390,6 @@ def _failed(
     paths = sorted(errors, key=position)
     count = f"{len(paths)} field is" if len(paths) == 1 else f"{len(paths)} fields are"
     return ValidationFailed(
-        f"The call was not placed: {count} invalid ({', '.join(paths)}).",
+        f"{outcome}: {count} invalid ({', '.join(paths)}).",
         errors=[FieldError(path, errors[path]) for path in paths],
     )

@@ -153,10 +153,12 @@ def test_dtmf_entry_with_wrong_digit_type_fails() -> None:
         ("me", {"label": "Acme", "mode": "test"}, False),
         ("get-call.input", {"call_id": "c1"}, True),
         ("get-call.input", {"call_id": ""}, False),
+        ("subscription.input", {"target_url": "https://h.example/", "agent_id": "a" * 128}, True),
+        ("subscription.input", {"target_url": "https://h.example/", "agent_id": "a" * 129}, False),
     ],
 )
 def test_small_schemas(schema: str, instance: object, valid: bool) -> None:
-    """problem, options, me and get-call input accept and reject what they should."""
+    """problem, options, me, get-call and subscription input accept and reject what they should."""
     assert (errors(schema, instance) == []) is valid
 
 

@@ -26,7 +26,6 @@ __all__ = ["bp"]
 bp = protect(Blueprint("triggers", __name__, url_prefix="/v1/triggers/call-events"))
 
 MAX_POLL_LIMIT = 100
-MAX_AGENT_ID = 128  # the store's column width
 SAMPLE_SIZE = 3
 
 
@@ -35,7 +34,9 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
     raw = json_body()
     if isinstance(raw, dict):  # platforms send blank optional inputs as null or ""
         raw = {k: v for k, v in raw.items() if not (k != "target_url" and v in (None, ""))}
-    body = validate_object(raw, "subscription.input.json")
+    body = validate_object(
+        raw, "subscription.input.json", outcome="The subscription was not created"
+    )
     _check_agent_id(body.get("agent_id") or "")
     allow_private = services().settings.connector_allow_private_targets
     try:
@@ -60,11 +61,10 @@ def subscribe() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 def _check_agent_id(agent_id: str) -> None:
-    """What the schema leaves to the store: its column width, and no NUL (PostgreSQL text
-    cannot hold one); past either, PostgreSQL refused the row and the client got a 503."""
+    """What the schema cannot say: no NUL (PostgreSQL text cannot hold one; it refused the
+    row and the client got a 503). The column width is the schema's maxLength, so the
+    platforms' forms show it too."""
     errors = nul_errors({"agent_id": agent_id})
-    if not errors and len(agent_id) > MAX_AGENT_ID:
-        errors = [FieldError("agent_id", f"must be at most {MAX_AGENT_ID} characters")]
     if errors:
         raise ValidationFailed("Invalid agent_id.", errors=errors)
 

@@ -186,6 +186,7 @@ def test_another_token_cannot_delete_the_subscription(two_tokens: FlaskClient) -
         ({"target_url": TARGET, "events": ["call_ended", "call_ended"]}, "events"),
         ({"target_url": TARGET, "agent_id": 42}, "agent_id"),
         ({"target_url": TARGET, "agent_id": []}, "agent_id"),
+        ({"target_url": TARGET, "agent_id": "a" * 129}, "agent_id"),
         ({"target_url": TARGET, "secret": "whsec_mine"}, "secret"),
         ([TARGET], "body"),
         ("https://hooks.example.com/catch", "body"),
@@ -215,6 +216,7 @@ def test_another_token_cannot_delete_the_subscription(two_tokens: FlaskClient) -
         "duplicate-events",
         "numeric-agent",
         "empty-agent",
+        "agent-past-column-width",
         "unknown-field",
         "array-body",
         "string-body",
@@ -226,6 +228,27 @@ def test_invalid_subscription_is_422_naming_the_field(
     """Each invalid subscribe request is a 422 problem naming the field; nothing is stored."""
     assert_problem(strict.post(URL, json=body, headers=AUTH), 422, path)
     assert listed(strict) == []
+
+
+def test_refused_subscription_says_what_did_not_happen_and_why(strict: FlaskClient) -> None:
+    """A too-long agent_id: the detail says the subscription was not created, naming the field."""
+    response = strict.post(URL, json={"target_url": TARGET, "agent_id": "a" * 129}, headers=AUTH)
+    assert_problem(response, 422, "agent_id")
+    assert (
+        response.json["detail"]
+        == "The subscription was not created: 1 field is invalid (agent_id)."
+    )
+    assert response.json["errors"] == [
+        {"path": "agent_id", "message": "must be at most 128 characters"}
+    ]
+
+
+@pytest.mark.parametrize("length", [1, 128], ids=["one-character", "column-width"])
+def test_agent_id_up_to_the_column_width_is_stored(client: FlaskClient, length: int) -> None:
+    """An agent filter of 1 to 128 characters (the store's column) is stored as given."""
+    agent_id = "a" * length
+    assert subscribe(client, agent_id=agent_id)["agent_id"] == agent_id
+    assert [item["agent_id"] for item in listed(client)] == [agent_id]
 
 
 def test_malformed_json_is_400(strict: FlaskClient) -> None:
