@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from connector.store.tables import metadata
 TOKEN = "test-token-0123456789abcdef"
 RETELL_KEY = "test-retell-key"
 PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
+_WORKER_DATABASE = pytest.StashKey[str]()
 
 
 @dataclass
@@ -49,19 +51,34 @@ class Clock:
         self.now += seconds
 
 
-def pytest_configure() -> None:
+def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker gets a PostgreSQL database of its own.
 
     Every store test empties the tables of the database it runs on, so two workers sharing one
     would delete each other's rows. The worker's database is the configured one's name plus the
     worker's id (``test`` -> ``test_gw0``), created if missing; it replaces the setting in this
     process's environment, so fixtures and the child processes tests start (bench, dialers,
-    gunicorn) all use it.
+    gunicorn) all use it. The worker drops it when its session ends (``pytest_sessionfinish``).
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     url = os.environ.get(PG_ENV, "")
     if worker and url:
-        os.environ[PG_ENV] = _own_database(url, worker)
+        own = _own_database(url, worker)
+        os.environ[PG_ENV] = own
+        config.stash[_WORKER_DATABASE] = own
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker drops the database it was given, so runs leave none behind.
+
+    Last among the session-finish hooks: pytest's own tears the session fixtures down (and
+    with them their engines) first. Only the per-worker database is dropped, never the
+    configured one (a run without xdist stashes nothing).
+    """
+    own = session.config.stash.get(_WORKER_DATABASE, None)
+    if own is not None:
+        _drop_database(own)
 
 
 def _own_database(url: str, worker: str) -> str:
@@ -79,6 +96,24 @@ def _own_database(url: str, worker: str) -> str:
     finally:
         admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    """Drop ``url``'s database through ``postgres``; a failure is reported, never raised.
+
+    ``WITH (FORCE)`` (PostgreSQL 13+) ends the connections still open on it: pools a test did
+    not dispose of, a child process a failed test left running. Cleanup must not fail a run
+    whose tests passed, so any error is written to stderr and the database stays.
+    """
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    except Exception as exc:  # reported, not raised: the run's outcome stands
+        print(f"could not drop test database {target.database!r}: {exc}", file=sys.stderr)
+    finally:
+        admin.dispose()
 
 
 @pytest.hookimpl(tryfirst=True)
