@@ -177,7 +177,9 @@ def get_campaign(name: str) -> Response:
 @bp.patch("/campaigns/<name>")
 def update_campaign(name: str) -> Response:
     """Change a campaign's settings: ``{"call_window": ...}`` (null: back to the default)."""
-    body = validate_object(json_body(), "campaign.input.json")
+    body = validate_object(
+        json_body(), "campaign.input.json", outcome="The campaign was not changed"
+    )
     if "call_window" not in body:
         raise ValidationFailed(
             "Nothing to change.",

@@ -286,6 +286,12 @@ def test_bad_campaign_window_is_422(client: FlaskClient, payload: Any, path: str
     assert client.get("/v1/campaigns", headers=AUTH).json["items"] == []
 
 
+def test_bad_campaign_change_says_the_campaign_was_not_changed(client: FlaskClient) -> None:
+    """The refusal's detail says what did not happen in the campaign's words, not a call's."""
+    response = client.patch("/v1/campaigns/spring", json={"window": "anytime"}, headers=AUTH)
+    assert response.json["detail"].startswith("The campaign was not changed:")
+
+
 def test_find_and_cancel_actions(client: FlaskClient) -> None:
     """The platform actions find and cancel a queued call by queued_call_id."""
     queued = queue(client).json
