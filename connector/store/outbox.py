@@ -13,11 +13,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, func, select, update
 
 from connector.store.delivery_rows import delivery_rows
 from connector.store.driver_sql import DriverSql
+from connector.store.failing_streak import END_STREAKS, settle_started_streak, start_streak
 from connector.store.subscriptions import cancel_queued
 from connector.store.tables import deliveries, delivery_attempts, events, subscriptions
 
@@ -71,11 +73,13 @@ _DROP = DriverSql(
     .values(state=bindparam("b_state"), lease_until=None, leased_by=None)
 )
 # The deliveries of a batch of outcomes that ``worker`` still holds, with their
-# subscription's failing streak (so a success need not clear a streak that is not there).
+# subscription's failing streak (so a success need not clear a streak that is not there),
+# locked in id order (``settle_started_streak`` waits on them in the same order).
 _HELD = DriverSql(
     select(_c.id, _c.attempts, _c.cycle_start, subscriptions.c.failing_since)
     .select_from(deliveries.outerjoin(subscriptions, subscriptions.c.id == _c.subscription_id))
     .where(_c.id.in_(_IDS), _c.leased_by == bindparam("worker"), _c.state == "delivering")
+    .order_by(_c.id)
     .with_for_update(of=deliveries)
 )
 _ATTEMPT = DriverSql(delivery_attempts.insert())
@@ -93,12 +97,6 @@ _SETTLE = DriverSql(
         next_attempt_at=bindparam("b_next"),
         delivered_at=bindparam("b_delivered"),
     )
-)
-# A success ends its subscription's failing streak.
-_HEALTHY = DriverSql(
-    update(subscriptions)
-    .where(subscriptions.c.id.in_(_IDS), subscriptions.c.failing_since.is_not(None))
-    .values(failing_since=None)
 )
 
 
@@ -201,13 +199,17 @@ class DeliveryQueue:
     def record_many(self, worker: str, results: Sequence[tuple[Job, Outcome]]) -> list[str]:
         """Store attempts and move each delivery on, in ONE transaction (a worker batches its
         outcomes: one commit for many deliveries). Returns each delivery's new state, or
-        "lost" where the lease had passed to another worker (that result is dropped)."""
+        "lost" where the lease had passed to another worker (that result is dropped).
+
+        A subscription's failing streak follows its latest outcome by time, whichever
+        worker commits first (the rules are in ``connector.store.failing_streak``)."""
         now = self._clock()
         ids = [job.delivery_id for job, _outcome in results]
         with self._engine.begin() as conn:
-            held = {row.id: row for row in _HELD.run(conn, {"ids": ids, "worker": worker})}
+            held = self._held(conn, ids, worker)
             attempts_rows, updates, states = [], [], []
             healthy, failing = set(), set()  # subscriptions with a success; with a streak
+            started: set[str] = set()  # streaks this batch started
             for job, outcome in results:
                 row = held.pop(job.delivery_id, None)
                 if row is None:
@@ -232,7 +234,9 @@ class DeliveryQueue:
                     state, next_at = "succeeded", None
                 else:
                     cycle_attempts = attempts - row.cycle_start
-                    state, next_at = self._after_failure(conn, job, outcome, cycle_attempts, now)
+                    state, next_at = self._after_failure(
+                        conn, job, outcome, cycle_attempts, now, started
+                    )
                     failing.add(job.subscription_id)
                 states.append(state)
                 updates.append(
@@ -250,23 +254,33 @@ class DeliveryQueue:
                 _ATTEMPT.run_many(conn, attempts_rows)
                 _SETTLE.run_many(conn, updates)
             if healthy & failing:  # a success in the batch ends the streak
-                _HEALTHY.run(conn, {"ids": sorted(healthy & failing)})
+                END_STREAKS.run(conn, {"ids": sorted(healthy & failing), "now": now})
+        for subscription_id in sorted(started - healthy):
+            settle_started_streak(self._engine, subscription_id, now)
         return states
 
+    def _held(self, conn: Connection, ids: list[str], worker: str) -> dict[str, Any]:
+        """The rows of ``ids`` that ``worker`` still holds, locked until the batch commits."""
+        return {row.id: row for row in _HELD.run(conn, {"ids": ids, "worker": worker})}
+
     def _after_failure(
-        self, conn: Connection, job: Job, outcome: Outcome, cycle_attempts: int, now: float
+        self,
+        conn: Connection,
+        job: Job,
+        outcome: Outcome,
+        cycle_attempts: int,
+        now: float,
+        started: set[str],
     ) -> tuple[str, float | None]:
-        """The state and next attempt time after a failed attempt."""
+        """The state and next attempt time after a failed attempt; adds the subscription to
+        ``started`` if this failure started its failing streak."""
         subs = subscriptions.c
         if outcome.gone:  # the platform says the hook is gone for good: unsubscribe now
             conn.execute(subscriptions.delete().where(subs.id == job.subscription_id))
             cancel_queued(conn, job.subscription_id)
             return "cancelled", None
-        conn.execute(
-            update(subscriptions)
-            .where(subs.id == job.subscription_id, subs.failing_since.is_(None))
-            .values(failing_since=now)
-        )
+        if start_streak(conn, job.subscription_id, now):
+            started.add(job.subscription_id)
         since = conn.execute(
             select(subs.failing_since).where(subs.id == job.subscription_id)
         ).scalar()
