@@ -77,9 +77,10 @@ def test_answer_in_time_is_used(client: FlaskClient) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.alone  # 100 ms of slack
+@pytest.mark.alone  # 250 ms of slack: other workers' tests share the two cores meanwhile
 def test_late_answer_falls_back_within_the_budget(client: FlaskClient) -> None:
-    """A responder sleeping past its budget: the defaults are answered within budget + 100 ms."""
+    """A responder sleeping past its budget: the defaults are answered within budget + 250 ms,
+    not after the responder's 3 s."""
     budget = 0.5
     with Subscriber(Reply(body=answer_json({"override_agent_id": "x"}), delay=3)) as responder:
         sub = respond_with(client, responder.url, respond_timeout_seconds=budget)
@@ -88,7 +89,7 @@ def test_late_answer_falls_back_within_the_budget(client: FlaskClient) -> None:
         elapsed = time.perf_counter() - started
         responder.wait_for(1)
     assert answer == {"call_inbound": DEFAULTS}
-    assert elapsed < budget + 0.1, f"answered after {elapsed:.3f} s"
+    assert elapsed < budget + 0.25, f"answered after {elapsed:.3f} s"
     (entry,) = log_entries(client, sub["id"])
     assert entry["state"] == "dead" and "within 0.5 s" in entry["last_error"]
 
