@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -78,6 +79,31 @@ def schema_differences(url: str) -> list[object]:
             return list(compare_metadata(MigrationContext.configure(conn), metadata))
     finally:
         engine.dispose()
+
+
+def test_threads_migrating_at_once_each_get_their_schema(tmp_path: Path) -> None:
+    """Threads of one process migrating databases at once (the benchmark's lanes, tests) each
+    get the newest schema: alembic's module-level proxies are not shared between them."""
+    urls = [f"sqlite:///{tmp_path / f'store{n}.db'}" for n in range(6)]
+    barrier = threading.Barrier(len(urls))
+    failures: list[BaseException] = []
+
+    def migrate_one(url: str) -> None:
+        barrier.wait()
+        try:
+            migrate(create_engine(url))
+        except BaseException as exc:  # collected for the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=migrate_one, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    for url in urls:
+        with create_engine(url).connect() as conn:
+            assert current_revision(conn) == head_revision()
 
 
 def test_history_has_one_head() -> None:

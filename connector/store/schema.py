@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import NamedTuple
 
 from alembic import command
@@ -47,6 +48,11 @@ SCRIPT_LOCATION = "connector.store:migrations"
 # Any fixed bigint serves; this one is the first 8 bytes of sha256("retell-connector schema"),
 # unlikely to meet another application's key in a shared database.
 _ADVISORY_LOCK_KEY = 2928436164370168983
+# Alembic's ``op`` and ``context`` are module-level proxies, set for the one migration that
+# runs: two threads migrating at once (two databases, or one twice) swap each other's out
+# ("KeyError: 'script'", statements sent to the other database). One at a time per process;
+# processes take turns on the database's own lock as well.
+_UPGRADING = threading.Lock()
 _VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 
 # What create_all made before migrations (revision 0001 adopts exactly these).
@@ -121,7 +127,7 @@ class SchemaError(RuntimeError):
 def migrate(engine: Engine, *, location: str = SCRIPT_LOCATION) -> Migration:
     """Create or upgrade the connector's tables to the newest revision.
 
-    Safe to call from any number of processes at once: exactly one does the work.
+    Safe to call from any number of processes and threads at once: exactly one does the work.
     """
     head = head_revision(location)
     with engine.begin() as conn:
@@ -141,7 +147,8 @@ def migrate(engine: Engine, *, location: str = SCRIPT_LOCATION) -> Migration:
         if current is None and (found := _connector_tables(conn)):
             _check_adoptable(found)
             log.info("adopting a connector database created before migrations")
-        command.upgrade(alembic_config(conn, location=location), "head")
+        with _UPGRADING:
+            command.upgrade(alembic_config(conn, location=location), "head")
     log.info("migrated the connector's schema from %s to %s", current or "nothing", head)
     return Migration(current, head)
 
