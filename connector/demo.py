@@ -97,7 +97,7 @@ def run_demo(*, to_number: str = "+14155550123", speed: float = 1.0) -> int:
                     code = _walk_through(api, receiver, f"{subscriber.url}/hook", to_number)
                     return code or _inbound_call(api, receiver, sandbox.url, speed)
         finally:
-            app.extensions["connector"].worker.stop()
+            app.extensions["connector"].stop_background()
 
 
 def _walk_through(api: httpx.Client, receiver: _Subscriber, hook_url: str, to_number: str) -> int:

@@ -48,6 +48,12 @@ class Services:
         """Tell this process's delivery loop that new work is due (others poll)."""
         self.worker.wake()
 
+    def stop_background(self) -> None:
+        """Stop this process's loops, delivery and dialer (``create_app(run_delivery=True)``
+        starts both); each finishes its turn and records what it has under way."""
+        self.worker.stop()
+        self.dialer.stop()
+
     def wake_dialer(self) -> None:
         """Tell this process's dialer that a call was queued or a slot freed (others poll)."""
         self.dialer.wake()

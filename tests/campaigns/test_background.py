@@ -79,3 +79,18 @@ def test_readiness_reports_the_dialer(tmp_path: Path, retell: FakeRetell) -> Non
     finally:
         services.dialer.stop()
         services.worker.stop()
+
+
+def test_stop_background_stops_both_loops(tmp_path: Path, retell: FakeRetell) -> None:
+    """An app that started its loops (delivery and dialer) stops both with one call."""
+    retell.reply("GET", "/get-concurrency", 200, {"concurrency_limit": 1})
+    app = create_app(
+        make_settings(tmp_path),
+        retell_transport=retell.transport,
+        run_delivery=True,
+        configure_logs=False,
+    )
+    services = app.extensions["connector"]
+    assert services.worker.alive and services.dialer.alive
+    services.stop_background()
+    assert not services.worker.alive and not services.dialer.alive

@@ -114,8 +114,7 @@ class Stack:
     def close(self) -> None:
         self.api.close()
         services = self.app.extensions["connector"]
-        services.worker.stop()
-        services.dialer.stop()
+        services.stop_background()
         self.connector.close()
         self.subscriber.__exit__(None, None, None)
         self.sandbox.close()

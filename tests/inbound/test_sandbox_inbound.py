@@ -60,7 +60,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             ):
                 yield Stack(sandbox, api, control)
         finally:
-            app.extensions["connector"].worker.stop()
+            app.extensions["connector"].stop_background()
 
 
 def test_saved_contact_overrides_agent_and_greets_by_name(stack: Stack) -> None:

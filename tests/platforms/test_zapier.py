@@ -504,7 +504,7 @@ def live(node_modules: Path, tmp_path: Path) -> Iterator[Live]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with server, httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
             yield Live(server.url, sandbox, http, tmp_path / "zapier" / "app.json", node_modules)
-        connector.extensions["connector"].worker.stop()
+        connector.extensions["connector"].stop_background()
 
 
 def _call_input(**overrides: Any) -> dict[str, Any]:

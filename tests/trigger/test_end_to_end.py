@@ -45,7 +45,7 @@ def loop(engine: Engine, tmp_path: Path) -> Iterator[Loop]:
         server.app = app
         with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as http:
             yield Loop(http, sandbox)
-        app.extensions["connector"].worker.stop()
+        app.extensions["connector"].stop_background()
 
 
 def subscribe(loop: Loop, url: str, **body: Any) -> dict[str, Any]:
