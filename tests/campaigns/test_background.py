@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.app import create_app
@@ -59,38 +62,33 @@ def test_a_dead_loop_stops_the_others_and_fails_the_wait() -> None:
     assert not healthy.alive
 
 
-def test_readiness_reports_the_dialer(tmp_path: Path, retell: FakeRetell) -> None:
+@pytest.fixture
+def running(tmp_path: Path, retell: FakeRetell) -> Iterator[Flask]:
+    """An app that started its background loops, as ``serve`` does; stopped afterwards."""
+    retell.reply("GET", "/get-concurrency", 200, {"concurrency_limit": 1})
+    app = create_app(
+        make_settings(tmp_path),
+        retell_transport=retell.transport,
+        run_delivery=True,
+        configure_logs=False,
+    )
+    yield app
+    app.extensions["connector"].stop_background()
+
+
+def test_readiness_reports_the_dialer(running: Flask) -> None:
     """/readyz says whether this process dials, and fails once its dialer has stopped."""
-    retell.reply("GET", "/get-concurrency", 200, {"concurrency_limit": 1})
-    app = create_app(
-        make_settings(tmp_path),
-        retell_transport=retell.transport,
-        run_delivery=True,
-        configure_logs=False,
-    )
-    client: FlaskClient = app.test_client()
-    services = app.extensions["connector"]
-    try:
-        assert client.get("/readyz").json["checks"]["dialer"] == "running"
-        services.dialer.stop()
-        stopped = client.get("/readyz")
-        assert stopped.status_code == 503
-        assert "dialer" in stopped.json["detail"]
-    finally:
-        services.dialer.stop()
-        services.worker.stop()
+    client: FlaskClient = running.test_client()
+    assert client.get("/readyz").json["checks"]["dialer"] == "running"
+    running.extensions["connector"].dialer.stop()
+    stopped = client.get("/readyz")
+    assert stopped.status_code == 503
+    assert "dialer" in stopped.json["detail"]
 
 
-def test_stop_background_stops_both_loops(tmp_path: Path, retell: FakeRetell) -> None:
+def test_stop_background_stops_both_loops(running: Flask) -> None:
     """An app that started its loops (delivery and dialer) stops both with one call."""
-    retell.reply("GET", "/get-concurrency", 200, {"concurrency_limit": 1})
-    app = create_app(
-        make_settings(tmp_path),
-        retell_transport=retell.transport,
-        run_delivery=True,
-        configure_logs=False,
-    )
-    services = app.extensions["connector"]
+    services = running.extensions["connector"]
     assert services.worker.alive and services.dialer.alive
     services.stop_background()
     assert not services.worker.alive and not services.dialer.alive
