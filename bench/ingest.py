@@ -38,7 +38,7 @@ def p1_ingest(size: Size, postgres_url: str | None) -> Metric:
     label = "postgresql" if postgres_url else "sqlite"
     ours: list[Measured] = []
     ceiling: list[Measured] = []
-    for round_ in range(size.ratio_rounds):
+    for round_ in range(size.ingest_rounds):
         ceiling.append(ingest_ceiling(size, postgres_url, tag=f"p1s{round_}"))
         database = fresh_database(postgres_url)
         with connector(database) as server:

@@ -60,7 +60,7 @@ class Size:
     rounds: int
     seconds: float  # a baseline round of ``bench.ceiling`` (load for a fixed time)
     events: int  # P1: distinct webhooks per round
-    ratio_rounds: int  # P1 and P2: their rounds (their ratios move most between runs)
+    ingest_rounds: int  # P1: its rounds (more than the others': its ratio moves most)
     calls: int  # P2 saturated: distinct Create Phone Calls per round
     steady_calls: int  # P2 at a steady 50/s: calls per round
     burst_events: int  # P3 one subscriber: events per round

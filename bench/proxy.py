@@ -87,7 +87,7 @@ def p2_action_proxy(size: Size) -> Metric:
     upstream_cpu: list[float] = []
     ceiling: list[Measured] = []
     answers: list[list[Answer]] = []
-    for _ in range(size.ratio_rounds):
+    for _ in range(size.rounds):
         ceiling.append(_ceiling_round(size))
         measured, up_cpu, steady_answers = _connector_round(size)
         ours.append(measured)
