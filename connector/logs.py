@@ -90,9 +90,9 @@ class _Writer:
     def __init__(self, handler: logging.Handler) -> None:
         self._handler = handler
         self._thread: threading.Thread | None = None
-        self._records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
-        self.queued = QueueHandler(self._records)  # what the root logger hands to
-        self.start()
+        self._records: queue.SimpleQueue[logging.LogRecord | None]
+        self.queued = QueueHandler(queue.SimpleQueue())  # what the root logger hands to
+        self.start()  # gives both their queue
 
     def start(self) -> None:
         """A new queue and a thread emptying it. After a fork the child has no thread, and the

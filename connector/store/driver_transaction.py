@@ -8,6 +8,10 @@ still comes from the engine's pool (pre-ping, the SQLite tuning and the writer `
 ``connector.store.engine`` all apply) and errors still leave as SQLAlchemy's
 ``DBAPIError`` (so the API's one boundary answers 503 for them) with a broken connection
 invalidated, but statements go to the driver's cursor as plain SQL.
+
+This is the one place the store leaves SQLAlchemy Core's statements (DESIGN §5 says "Store:
+SQLAlchemy Core"): the tables, the engine and its pool stay Core's, and the SQL run here
+is written from the Core ``Table`` objects' names (``connector.store.inbox``).
 """
 
 from __future__ import annotations

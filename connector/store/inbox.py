@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,12 @@ from connector.store.tables import deliveries, events, subscriptions
 __all__ = ["Accepted", "EventInbox", "new_delivery"]
 
 _EVENT_COLUMNS = tuple(column.name for column in events.columns)
-_SUBSCRIPTION_FIELDS = tuple(name for name in Subscription.__dataclass_fields__)
+# The subscription's fields by name, as ``Subscription.from_row`` reads a row (the field
+# list is the dataclass's, so mypy cannot see it).
+_SubscriptionRow = namedtuple("_SubscriptionRow", tuple(Subscription.__dataclass_fields__))  # type: ignore[misc]
 _ACTIVE = (
-    f"SELECT {', '.join(_SUBSCRIPTION_FIELDS)} FROM {subscriptions.name} WHERE status = 'active'"
+    f"SELECT {', '.join(_SubscriptionRow._fields)} FROM {subscriptions.name}"
+    " WHERE status = 'active'"
 )
 
 
@@ -98,7 +102,11 @@ def _store_events(cursor: DriverCursor, rows: list[dict[str, Any]]) -> list[Acce
         [value for row in new for value in row],
     )
     stored = {event_id for (event_id,) in inserted}
-    active = [_subscription(found) for found in cursor.execute(_ACTIVE)] if stored else []
+    active = (
+        [Subscription.from_row(_SubscriptionRow(*found)) for found in cursor.execute(_ACTIVE)]
+        if stored
+        else []
+    )
     outcomes, queued = [], []
     for row in rows:
         if row["id"] not in stored or first[row["id"]] is not row:
@@ -118,11 +126,6 @@ def _store_events(cursor: DriverCursor, rows: list[dict[str, Any]]) -> list[Acce
 def _insert(table: Table, columns: tuple[str, ...], rows: int = 1) -> str:
     values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"
-
-
-def _subscription(row: tuple[Any, ...]) -> Subscription:
-    found = dict(zip(_SUBSCRIPTION_FIELDS, row, strict=True))
-    return Subscription(**{**found, "events": tuple(json.loads(found["events"]))})
 
 
 def new_delivery(event_id: str, subscription: Subscription, now: float) -> dict[str, Any]:

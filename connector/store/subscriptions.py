@@ -70,7 +70,8 @@ class Subscription:
         return view
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Subscription:
+    def from_row(cls, row: Row[Any] | Any) -> Subscription:
+        """From anything with the fields as attributes: a Core row, or a driver's row named."""
         return cls(
             id=row.id,
             owner=row.owner,
