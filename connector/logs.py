@@ -4,15 +4,19 @@ Secrets, signatures, bearer tokens and phone numbers are masked by a filter on t
 handler that writes, so it covers every logger (ours, Flask's, gunicorn's, httpx's)
 whatever a message contains, tracebacks included.
 
-Records are written by a thread of their own: a request thread only hands its record over
-(the standard library's ``QueueHandler``). Writing under the handler's lock made 16 busy
-request threads queue behind each other's ``write`` calls, which cost about a fifth of an
-ingested event's CPU. The writer wakes at most every ``WRITE_INTERVAL`` and writes what
-gathered meanwhile: the standard library's ``QueueListener`` wakes for every record, and
-waking a thread (and handing the interpreter lock back and forth) cost an ingested event
-~290 µs of CPU, more than the rest of its logging. What is still queued is written when
-the process exits normally; a killed process can lose its last fraction of a second of
-lines, never more.
+Records are written by a thread of their own: a request thread only hands its record over.
+Writing under the handler's lock made 16 busy request threads queue behind each other's
+``write`` calls, which cost about a fifth of an ingested event's CPU. The hand-over takes no
+lock either: the standard library's ``QueueHandler`` holds its handler lock to put a record
+on a queue that needs none, and formats and copies the record there only to have the writer
+format it again; with 16 threads logging flat out that was ~45 µs of CPU a line, against
+~11 µs for the message merged and the record put on the queue (``bench/README.md``, P1).
+
+The writer wakes at most every ``WRITE_INTERVAL`` and writes what gathered meanwhile: the
+standard library's ``QueueListener`` wakes for every record, and waking a thread (and
+handing the interpreter lock back and forth) cost an ingested event ~290 µs of CPU, more
+than the rest of its logging. What is still queued is written when the process exits
+normally; a killed process can lose its last fraction of a second of lines, never more.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import re
 import sys
 import threading
 import time
-from logging.handlers import QueueHandler
 from typing import Any
 
 __all__ = ["WRITE_INTERVAL", "RedactingFilter", "configure_logging", "redact"]
@@ -51,18 +54,25 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's final message with ``redact``."""
+    """Rewrites each record's final message, traceback included, with ``redact``."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
         self._secrets = [s for s in (secrets or []) if len(s) >= 4]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = redact(record.getMessage())
+        message = record.getMessage()
+        if record.exc_info or record.exc_text or record.stack_info:  # into the message, masked
+            message = _traceback_text.format(record)
+            record.exc_info = record.exc_text = record.stack_info = None
+        message = redact(message)
         for secret in self._secrets:
             message = message.replace(secret, "[redacted]")
         record.msg, record.args = message, None
         return True
+
+
+_traceback_text = logging.Formatter("%(message)s")  # the message, then its traceback
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -82,6 +92,30 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass  # always the current sys.stderr
 
 
+class _Handoff(logging.Handler):
+    """Puts each record on the writer's queue with its message merged, without a lock."""
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord | None]) -> None:
+        super().__init__()
+        self.queue = records
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self.filters and not self.filter(record):
+            return False
+        # The message is merged here, in the logging thread, so that arguments changed
+        # after the call do not change the line; the writer formats the rest.
+        try:
+            record.msg, record.args = record.getMessage(), None
+        except Exception:
+            self.handleError(record)
+            return False
+        self.queue.put(record)  # SimpleQueue: thread-safe without the handler's lock
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+
 class _Writer:
     """The thread that writes queued records to stderr; a forked child starts its own."""
 
@@ -91,7 +125,7 @@ class _Writer:
         self._handler = handler
         self._thread: threading.Thread | None = None
         self._records: queue.SimpleQueue[logging.LogRecord | None]
-        self.queued = QueueHandler(queue.SimpleQueue())  # what the root logger hands to
+        self.queued = _Handoff(queue.SimpleQueue())  # what the root logger hands to
         self.start()  # gives both their queue
 
     def start(self) -> None:

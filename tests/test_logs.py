@@ -110,3 +110,35 @@ def test_lines_are_written_while_the_process_runs() -> None:
         """
     )
     assert "written before the kill" in err
+
+
+def test_a_line_keeps_its_arguments_as_they_were_when_logged() -> None:
+    """The writer thread writes a line later, but with the arguments' values of the call."""
+    err = _stderr_of(
+        """
+        seen = ["first"]
+        log.info("saw %s", seen)
+        seen.append("second")
+        """
+    )
+    assert "saw ['first']" in err
+
+
+def test_lines_logged_by_many_threads_at_once_are_all_written() -> None:
+    """Threads hand records over without the handler's lock, and none is lost or mixed."""
+    err = _stderr_of(
+        """
+        import threading
+        def work(t):
+            for n in range(300):
+                log.info("thread %d line %d", t, n)
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(16)]
+        for thread in threads: thread.start()
+        for thread in threads: thread.join()
+        """
+    )
+    lines = [line for line in err.splitlines() if "connector.test: thread" in line]
+    assert len(lines) == 16 * 300
+    assert {line.split(": ", 1)[1] for line in lines} == {
+        f"thread {t} line {n}" for t in range(16) for n in range(300)
+    }

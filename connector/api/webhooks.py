@@ -15,12 +15,14 @@ from flask import Blueprint, Response, request
 from connector.api.inbound import answer_verified, answers_inbound
 from connector.api.signed import retell_json, signed_retell_body
 from connector.limits import MAX_WEBHOOK_BYTES
+from connector.log_sampling import SampledLog
 from connector.problems import FieldError, MalformedBody, nul_errors
 from connector.services import Services, services
 
 __all__ = ["MAX_WEBHOOK_BYTES", "STORE_FAILURE", "bp", "store_call_event"]
 
 log = logging.getLogger(__name__)
+event_lines = SampledLog(log, "call events")  # one line each while few; a summary when many
 
 MAX_ID = 128  # the store's column widths for call and agent ids
 MAX_EVENT = 64
@@ -82,10 +84,12 @@ def store_call_event(svc: Services, raw: bytes) -> None:
     if accepted.deliveries:
         svc.wake_delivery()
     svc.dialer.on_call_event(event, call)  # a queued call's end frees its slot
-    log.info(
+    outcome = "duplicate" if accepted.duplicate else "stored"
+    event_lines.info(
+        {"duplicates" if accepted.duplicate else "stored": 1, "deliveries": accepted.deliveries},
         "retell %s for call %s: %s, %d deliveries",
         event,
         call["call_id"],
-        "duplicate" if accepted.duplicate else "stored",
+        outcome,
         accepted.deliveries,
     )
