@@ -4,8 +4,8 @@
 transaction with one small insert on SQLite (pool checkout, events, SQLAlchemy's
 execution context for ``BEGIN IMMEDIATE``, commit), and a compiled Core statement costs as
 much again; an ingested event pays both, which is a fifth of its CPU. Here the connection
-still comes from the engine's pool (pre-ping, the SQLite tuning and the writer ``flock`` of
-``connector.store.engine`` all apply) and errors still leave as SQLAlchemy's
+still comes from the engine's pool (the liveness ping, the SQLite tuning and the writer
+``flock`` of ``connector.store.engine`` all apply) and errors still leave as SQLAlchemy's
 ``DBAPIError`` (so the API's one boundary answers 503 for them) with a broken connection
 invalidated, but statements go to the driver's cursor as plain SQL.
 

@@ -5,7 +5,8 @@ lock instead of failing halfway with "database is locked". They queue on an ``fl
 sidecar file first: SQLite's own busy handler polls with sleeps of up to 100 ms, which under
 contention from several gunicorn workers turned a 5 ms commit into a 1 s one; a kernel lock
 wakes the next writer the moment the last one commits (the busy timeout stays as a backstop).
-PostgreSQL: a pool large enough for gunicorn's threads, with pre-ping for restarts.
+PostgreSQL: a pool large enough for gunicorn's threads; a connection is pinged before use
+when it may have gone stale (``connector.store.liveness``), for restarts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.url import make_url
 
+from connector.store.liveness import ping_when_stale
 from connector.store.schema import migrate
 
 __all__ = ["InsertIfNew", "create_store_engine", "lock_writer", "unlock_writer"]
@@ -130,7 +132,8 @@ def create_store_engine(url: str, *, create_tables: bool = True) -> Engine:
         in_memory = not database or database == ":memory:" or database.startswith("file::memory")
         _tune_sqlite(engine, None if in_memory else f"{database}.lock")
     else:
-        engine = create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_size=10, max_overflow=10)
+        ping_when_stale(engine)
     if create_tables:
         migrate(engine)
     return engine
