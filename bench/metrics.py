@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.cpu import CpuMeter, CpuUse
+from bench.cpu import CpuMeter, CpuUse, wait_until_idle
 from bench.procs import Process
 from bench.servers import connector, fresh_database, subscribe
 from bench.spread import Spread
@@ -136,8 +136,9 @@ def measure_once(
     connections: int,
     database_url: str | None = None,
 ) -> Measured:
-    """``run_once`` against ``server``, with the CPU its process tree (and, on PostgreSQL,
-    the database's backends) used meanwhile."""
+    """``run_once`` against ``server``, once it has finished starting, with the CPU its
+    process tree (and, on PostgreSQL, the database's backends) used meanwhile."""
+    wait_until_idle(server.popen.pid)
     with CpuMeter([server.popen.pid], database_url) as meter:
         result = run_once(server.url + path, lines, connections=connections)
     return Measured(result, meter.use)
