@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from connector.store.inbox import Accepted, EventInbox
@@ -53,6 +54,57 @@ def test_duplicates_in_one_batch_are_detected(engine: Engine) -> None:
     results = _accept_all(EventInbox(engine), [sample_call(call_id="same")] * 16)
     assert sum(not r.duplicate for r in results) == 1
     assert _count(engine, events) == 1
+    assert _count(engine, deliveries) == 1
+
+
+def _subscribed_to(engine: Engine, agent_id: str) -> set[str]:
+    """The subscriptions a call_ended event of ``agent_id`` was queued for, by target URL."""
+    found = select(deliveries.c.subscription_id)
+    with engine.connect() as conn:
+        ids = set(
+            conn.execute(
+                found.where(
+                    deliveries.c.event_id.in_(
+                        select(events.c.id).where(events.c.agent_id == agent_id)
+                    )
+                )
+            ).scalars()
+        )
+    return {s.target_url for s in SubscriptionStore(engine).active() if s.id in ids}
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "queued_for"),
+    [
+        ("agent_1", {"https://hooks.example.com/all", "https://hooks.example.com/agent-1"}),
+        ("agent_2", {"https://hooks.example.com/all"}),
+    ],
+)
+def test_each_matching_subscription_gets_one_delivery(
+    engine: Engine, agent_id: str, queued_for: set[str]
+) -> None:
+    """An event is queued for the active subscriptions to its event and agent, no others:
+    not another event's, another agent's, or a responder's."""
+    store = SubscriptionStore(engine)
+    store.create("owner", "https://hooks.example.com/all", ["call_ended"], None)
+    store.create("owner", "https://hooks.example.com/agent-1", ["call_ended"], "agent_1")
+    store.create("owner", "https://hooks.example.com/analyzed", ["call_analyzed"], None)
+    store.create(
+        "owner", "https://hooks.example.com/responder", ["call_ended"], None, mode="respond"
+    )
+    accepted = EventInbox(engine).accept("call_ended", sample_call(agent_id=agent_id))
+    assert accepted.deliveries == len(queued_for) and not accepted.duplicate
+    assert _subscribed_to(engine, agent_id) == queued_for
+
+
+def test_a_duplicate_queues_nothing_more(engine: Engine) -> None:
+    """The same event again is reported a duplicate and queues no second delivery."""
+    SubscriptionStore(engine).create("owner", "https://hooks.example.com/a", ["call_ended"], None)
+    inbox = EventInbox(engine)
+    first = inbox.accept("call_ended", sample_call())
+    again = inbox.accept("call_ended", sample_call())
+    assert (first.duplicate, first.deliveries) == (False, 1)
+    assert (again.duplicate, again.deliveries) == (True, 0)
     assert _count(engine, deliveries) == 1
 
 
