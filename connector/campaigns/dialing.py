@@ -42,6 +42,7 @@ from connector.campaigns.queue import (
 from connector.campaigns.windows import DEFAULT_WINDOW, CallWindow, is_open
 from connector.flatten import QUEUE_METADATA
 from connector.retell.client import CONNECTOR_TAG
+from connector.store.engine import reading
 from connector.store.tables import campaigns, queued_call_attempts, queued_calls
 
 __all__ = ["DialJob", "DialQueue", "Settled", "upstream_key"]
@@ -115,7 +116,7 @@ class DialQueue:
 
     def waiting(self) -> tuple[bool, bool]:
         """(a call of a running campaign is due, an uncertain dial's lease ran out), read
-        without locks.
+        without locks (``reading``: on SQLite, not behind the writers either).
 
         The dialer takes the write lock for a claim, and reads Retell's figures, only then:
         on SQLite every write transaction holds up every other writer of the database.
@@ -134,7 +135,7 @@ class DialQueue:
             .limit(1)
         )
         stale = select(c.id).where(c.state == "dialing", c.lease_until < now).limit(1)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return (
                 conn.execute(due).first() is not None,
                 conn.execute(stale).first() is not None,

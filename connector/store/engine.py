@@ -1,10 +1,11 @@
 """Engines tuned per backend, so the rest of the store can stay dialect-neutral.
 
-SQLite: WAL journal and ``BEGIN IMMEDIATE`` for every transaction, so writers queue on the
-lock instead of failing halfway with "database is locked". They queue on an ``flock`` of a
-sidecar file first: SQLite's own busy handler polls with sleeps of up to 100 ms, which under
-contention from several gunicorn workers turned a 5 ms commit into a 1 s one; a kernel lock
-wakes the next writer the moment the last one commits (the busy timeout stays as a backstop).
+SQLite: WAL journal and ``BEGIN IMMEDIATE`` for every transaction but ``reading``'s, so
+writers queue on the lock instead of failing halfway with "database is locked". They queue
+on an ``flock`` of a sidecar file first: SQLite's own busy handler polls with sleeps of up
+to 100 ms, which under contention from several gunicorn workers turned a 5 ms commit into a
+1 s one; a kernel lock wakes the next writer the moment the last one commits (the busy
+timeout stays as a backstop).
 PostgreSQL: a pool large enough for gunicorn's threads; a connection is pinged before use
 when it may have gone stale (``connector.store.liveness``), for restarts.
 """
@@ -23,9 +24,28 @@ from sqlalchemy.engine.url import make_url
 from connector.store.liveness import ping_when_stale
 from connector.store.schema import migrate
 
-__all__ = ["InsertIfNew", "create_store_engine", "lock_writer", "unlock_writer"]
+__all__ = [
+    "READ_ONLY",
+    "InsertIfNew",
+    "create_store_engine",
+    "lock_writer",
+    "reading",
+    "unlock_writer",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+READ_ONLY = "connector_read_only"
+"""The execution option of ``reading``'s connections."""
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads alone. On SQLite its transactions begin deferred, without the
+    writer ``flock``: a WAL reader sees the last commit and holds up no writer, where
+    ``BEGIN IMMEDIATE`` would queue it behind every write (a poll every half second behind
+    a burst of webhooks). Writing on it is an error waiting to happen: use ``begin``."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def lock_writer(info: dict[str, Any]) -> bool:
@@ -77,6 +97,9 @@ def _tune_sqlite(engine: Engine, lock_path: str | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: a WAL reader waits for no writer
+            return
         locked = lock_writer(connection.connection.info)
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
