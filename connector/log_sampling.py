@@ -41,13 +41,12 @@ class SampledLog:
         self._burst = burst
         self._window = window
         self._clock = clock
-        self._lock = threading.Lock()
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a worker starts with none counted
         atexit.register(self.flush)  # before the log writer's last write (atexit is LIFO)
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # anew in a forked child: the parent's may be held
         self._window_ends = float("-inf")
         self._logged = 0
         self._held: Counter[str] = Counter()

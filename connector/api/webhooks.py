@@ -84,9 +84,9 @@ def store_call_event(svc: Services, raw: bytes) -> None:
     if accepted.deliveries:
         svc.wake_delivery()
     svc.dialer.on_call_event(event, call)  # a queued call's end frees its slot
-    outcome = "duplicate" if accepted.duplicate else "stored"
+    outcome, counted = ("duplicate", "duplicates") if accepted.duplicate else ("stored", "stored")
     event_lines.info(
-        {"duplicates" if accepted.duplicate else "stored": 1, "deliveries": accepted.deliveries},
+        {counted: 1, "deliveries": accepted.deliveries},  # the summary's counts, past 10 a second
         "retell %s for call %s: %s, %d deliveries",
         event,
         call["call_id"],

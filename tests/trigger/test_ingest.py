@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,8 @@ from flask.testing import FlaskClient
 from retell.lib import webhook_auth
 from sqlalchemy import func, select
 
+from connector.api import webhooks
+from connector.log_sampling import SampledLog
 from connector.services import services
 from connector.store.tables import deliveries, events
 from tests.conftest import AUTH, RETELL_KEY, sample_call
@@ -166,3 +169,19 @@ def test_ingest_is_open_but_other_trigger_routes_are_not(client: FlaskClient) ->
     """The webhook needs no bearer token (the signature is its auth); subscriptions do."""
     assert post_event(client, BODY).status_code == 204
     assert client.get("/v1/triggers/call-events/subscriptions").status_code == 401
+
+
+def test_each_event_is_logged_while_few(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At INFO a lone event gets its own line (stored, then its retry as a duplicate)."""
+    monkeypatch.setattr(webhooks, "event_lines", SampledLog(webhooks.log, "call events"))
+    caplog.set_level(logging.INFO, logger=webhooks.log.name)
+    body = retell_body(call_id="call_logged")
+    assert post_event(client, body).status_code == 204
+    assert post_event(client, body).status_code == 204
+    lines = [r.getMessage() for r in caplog.records if r.name == webhooks.log.name]
+    assert lines == [
+        "retell call_ended for call call_logged: stored, 0 deliveries",
+        "retell call_ended for call call_logged: duplicate, 0 deliveries",
+    ]
