@@ -47,6 +47,7 @@ INPUT_SCHEMA: Final = "create-phone-call.input.json"
 METADATA_LIMIT_BYTES: Final = 50_000
 E164_EXAMPLE: Final = "in E.164 format, like +14155550123"
 
+CALL_NOT_PLACED = "The call was not placed"  # what a refused Create Phone Call did not do
 _PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+", re.ASCII)
 _NOT_DIGITS = re.compile(r"[^0-9]", re.ASCII)
 _DYNAMIC_VARIABLES = "retell_llm_dynamic_variables"
@@ -99,9 +100,7 @@ def validate_create_phone_call(
     return request, key
 
 
-def validate_object(
-    body: object, name: str, *, outcome: str = "The call was not placed"
-) -> dict[str, Any]:
+def validate_object(body: object, name: str, *, outcome: str = CALL_NOT_PLACED) -> dict[str, Any]:
     """``body`` checked against the schema file ``name``; ValidationFailed lists every field,
     its detail opening with ``outcome`` (what did not happen, in the reader's words)."""
     if not isinstance(body, dict):
@@ -374,7 +373,7 @@ def _failed(
     errors: dict[str, str],
     schema: dict[str, Any],
     body: dict[str, Any],
-    outcome: str = "The call was not placed",
+    outcome: str = CALL_NOT_PLACED,
 ) -> ValidationFailed:
     """The problem listing every invalid field, in the form's field order."""
     order: dict[str, int] = {}

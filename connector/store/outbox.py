@@ -281,9 +281,11 @@ class DeliveryQueue:
             return "cancelled", None
         if start_streak(conn, job.subscription_id, now):
             started.add(job.subscription_id)
-        since = conn.execute(
-            select(subs.failing_since).where(subs.id == job.subscription_id)
-        ).scalar()
+            since: float | None = now  # just written: no need to read it back
+        else:
+            since = conn.execute(
+                select(subs.failing_since).where(subs.id == job.subscription_id)
+            ).scalar()
         if since is not None and now - since >= self._disable_after:
             self._disable(conn, job.subscription_id, now - since)
             return "dead", None
