@@ -11,10 +11,10 @@ Each ratio goal of issue 15 is stated against one of these, measured in the same
   over one kept-alive ``httpx`` pool and returns the answer. No validation, idempotency or
   store.
 - **sender** (P3): claims due deliveries from the connector's tables, POSTs each, signed
-  with the connector's Standard Webhooks signing, from 32 threads straight to one pooled,
-  kept-alive ``httpx`` transport, and records the outcome (the delivery's state and its
-  attempt row) in batches. No leases taken back, retry schedule, SSRF guard, subscription
-  health or logs.
+  with the connector's Standard Webhooks signing, from 32 threads, each straight to a
+  pooled, kept-alive ``httpx`` transport of its own, and records the outcome (the
+  delivery's state and its attempt row) in batches. No leases taken back, retry schedule,
+  SSRF guard, subscription health or logs.
 
 The two servers run under the connector's gunicorn options (2 workers x 64 threads).
 
@@ -41,6 +41,8 @@ import httpx
 from bench.rawdb import GroupCommit, RawStore
 from bench.workload import RETELL_KEY
 from connector import jsontext
+from connector.delivery.factory import CONNECTIONS_PER_SENDER
+from connector.delivery.per_thread import PerThreadTransport
 from connector.delivery.signing import signed_headers
 from connector.events import build_event, dedupe_key
 from connector.retell.signature import verify
@@ -169,11 +171,14 @@ def send(database_url: str, stop: threading.Event) -> None:
     """Deliver due deliveries until ``stop`` is set."""
     name = f"{socket.gethostname()}:{os.getpid()}:stripped"
     claims, recorder_store = RawStore(database_url), RawStore(database_url)
-    # Straight to a pooled, kept-alive transport, as the connector's sender does: none of
-    # httpx.Client's per-request cookies, auth, redirects or default headers.
-    transport = httpx.HTTPTransport(
-        limits=httpx.Limits(max_connections=SENDERS, max_keepalive_connections=SENDERS)
+    # Straight to pooled, kept-alive transports, one per sender thread, as the connector's
+    # sender does (``connector.delivery.per_thread``): none of httpx.Client's per-request
+    # cookies, auth, redirects or default headers, and no walk of one pool shared by all.
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_SENDER, max_keepalive_connections=CONNECTIONS_PER_SENDER
     )
+    verify = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a pool
+    transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=verify, limits=limits))
     timeout = httpx.Timeout(15.0).as_dict()
     outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
     capacity, claimed = 2 * SENDERS, [0]  # claimed and not yet recorded

@@ -5,15 +5,20 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
+from connector.delivery.per_thread import PerThreadTransport
 from connector.delivery.sender import Sender
 from connector.delivery.ssrf import guarded_transport
 from connector.delivery.worker import DeliveryWorker
 from connector.settings import Settings
 from connector.store.outbox import DeliveryQueue
 
-__all__ = ["SENDER_THREADS", "build_worker"]
+__all__ = ["CONNECTIONS_PER_SENDER", "SENDER_THREADS", "build_worker"]
 
 SENDER_THREADS = 32  # concurrent deliveries per delivery loop
+# Kept-alive connections of each sender thread's own pool (``per_thread``): a thread sends
+# one delivery at a time, so these are to the last few subscribers it delivered to; a new
+# subscriber past them closes the one used least lately.
+CONNECTIONS_PER_SENDER = 4
 
 
 def build_worker(
@@ -24,11 +29,13 @@ def build_worker(
     # worker never loses its claim, and a dead worker's claims return soon after.
     lease = 2 * settings.delivery_timeout_seconds + 10
     queue = DeliveryQueue(engine, schedule=settings.connector_retry_schedule, lease_seconds=lease)
-    transport = transport or guarded_transport(
-        allow_private=settings.connector_allow_private_targets,
-        # One kept-alive connection per sender thread, so a busy subscriber's connections
-        # are reused rather than closed and re-opened (the default keeps only 20).
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=SENDER_THREADS),
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_SENDER, max_keepalive_connections=CONNECTIONS_PER_SENDER
+    )
+    transport = transport or PerThreadTransport(
+        lambda: guarded_transport(
+            allow_private=settings.connector_allow_private_targets, limits=limits
+        )
     )
     sender = Sender(transport, timeout=settings.delivery_timeout_seconds)
     return DeliveryWorker(queue, sender, concurrency=SENDER_THREADS)
