@@ -309,3 +309,54 @@ def test_a_redirect_is_not_followed(delivery: str) -> None:
     with pytest.raises(errors.RetellBadRequest, match="moved"):
         make_client(fake).get_call("call_abc123")
     assert [r.url.host for r in fake.requests] == ["retell.test"]
+
+
+def test_each_thread_keeps_its_own_connection_to_retell(delivery: str) -> None:
+    """Two threads taking turns each reuse a kept-alive connection of their own: an idle
+    connection is never handed to another thread (whose pool walk it would lengthen)."""
+    ports: list[int] = []
+
+    class Retell(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            ports.append(self.client_address[1])
+            answer = json.dumps({"call_id": "call_abc123"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Retell)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = RetellClient(
+        api_key=RETELL_KEY, base_url=f"http://127.0.0.1:{server.server_address[1]}"
+    )
+    turns = [threading.Event() for _ in range(11)]
+    turns[0].set()
+
+    def take_turns(first: int) -> None:
+        for turn in range(first, 10, 2):  # thread 0: turns 0, 2, 4 ...; thread 1: 1, 3, 5 ...
+            turns[turn].wait(10)
+            client.create_phone_call({"to_number": "+14155550123"})
+            turns[turn + 1].set()
+
+    threads = [threading.Thread(target=take_turns, args=(n,)) for n in (0, 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert len(ports) == 10
+    assert ports[0::2] == [ports[0]] * 5 and ports[1::2] == [ports[1]] * 5
+    assert ports[0] != ports[1]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
-from connector.delivery.per_thread import PerThreadTransport
 from connector.delivery.sender import Sender
 from connector.delivery.ssrf import guarded_transport
 from connector.delivery.worker import DeliveryWorker
+from connector.per_thread import PerThreadTransport
 from connector.settings import Settings
 from connector.store.outbox import DeliveryQueue
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from connector.per_thread import PerThreadTransport
 from connector.retell import timing
 from connector.retell.errors import (
     RetellConnectError,
@@ -46,6 +47,7 @@ _HOT_PATHS = ("/v2/create-phone-call", "/v3/list-calls")
 # environment names one) ``Client.send`` itself would use for a URL. Private, so looked up by
 # name; a future httpx without it gets the public ``Client.send`` instead.
 _TRANSPORT_FOR_URL = "_transport_for_url"
+_PER_THREAD = 2  # kept-alive connections to Retell per calling thread (it calls one at a time)
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -60,8 +62,22 @@ def _error_message(response: httpx.Response) -> str:
     return text or response.reason_phrase or f"HTTP {response.status_code}"
 
 
+def _pool_per_thread(http: httpx.Client) -> None:
+    """Give each calling thread a kept-alive connection pool of its own (``per_thread``)
+    in place of the one ``http`` made for all. The client's own transport is swapped after
+    it is built rather than passed in, because an ``httpx.Client`` given a transport no
+    longer reads proxies from the environment; proxies it found keep their transports.
+    An httpx without the private ``_transport`` keeps its one pool."""
+    if not isinstance(getattr(http, "_transport", None), httpx.HTTPTransport):
+        return
+    verify = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a pool
+    limits = httpx.Limits(max_connections=_PER_THREAD, max_keepalive_connections=_PER_THREAD)
+    http._transport.close()
+    http._transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=verify, limits=limits))
+
+
 class RetellClient:
-    """One client per app: a pooled ``httpx.Client`` shared by all threads."""
+    """One client per app, shared by all threads; each thread keeps its own connections."""
 
     def __init__(
         self,
@@ -77,10 +93,12 @@ class RetellClient:
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "retell-connector"},
             timeout=httpx.Timeout(timeout, connect=5.0, pool=5.0),
-            limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
+            limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),  # proxies'
             transport=transport,
             follow_redirects=False,
         )
+        if transport is None:
+            _pool_per_thread(self._http)
         # Merging a relative path into the base URL costs httpx ~0.1 ms per request; the
         # fixed paths of a campaign's hot loop are merged once, exactly as httpx would.
         self._merged = {path: self._merge(path) for path in _HOT_PATHS}

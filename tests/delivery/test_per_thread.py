@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from connector.delivery.factory import SENDER_THREADS, build_worker
-from connector.delivery.per_thread import PerThreadTransport
 from connector.delivery.sender import Sender
+from connector.per_thread import PerThreadTransport
 from connector.settings import Settings
 from connector.store.engine import create_store_engine
 from connector.store.outbox import Job

@@ -1,16 +1,16 @@
-"""A connection pool per sender thread, instead of one pool that every sender scans.
+"""A connection pool per thread, instead of one pool that every thread scans.
 
 On every request, httpcore's ``ConnectionPool`` walks all its connections (is each idle,
 expired, readable: a ``poll`` of its socket) and all its queued requests, under one lock.
-With the delivery loop's 32 sender threads sharing one pool of 32 kept-alive connections,
-that walk cost more CPU than the rest of sending a delivery, and the threads queued on the
-pool's lock. A sender thread sends one request at a time, so it needs a connection only
-to the few subscribers it delivered to lately: here each thread gets a small pool of its
-own, built by ``factory`` (the SSRF-guarded transport, so every connection is still
-checked), and the walk is over a handful of connections that no other thread touches.
-Measured in-process on PostgreSQL, one delivery loop draining 3,000 deliveries: 610-830
-instead of 857-1,447 µs of CPU per delivery, 1,350-1,600 instead of 700-1,200 per second
-(``bench/README.md``, P3).
+The delivery loop's 32 sender threads shared one pool of 32 kept-alive connections, and
+that walk cost more CPU than the rest of sending a delivery while the threads queued on
+the pool's lock; the Retell client, shared by every request thread, had the same walk.
+A thread sends one request at a time, so it needs connections only to the few hosts it
+spoke to lately: here each thread gets a small pool of its own, built by ``factory`` (for
+deliveries the SSRF-guarded transport, so every connection is still checked), and the
+walk is over a handful of connections no other thread touches. Measured in-process on
+PostgreSQL, one delivery loop draining 3,000 deliveries: 610-830 instead of 857-1,447 µs
+of CPU per delivery (``bench/README.md``, P3).
 """
 
 from __future__ import annotations
