@@ -29,7 +29,10 @@ class PerThreadTransport(httpx.BaseTransport):
     def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
         self._factory = factory
         self._mine = threading.local()
-        self._made: list[httpx.BaseTransport] = []  # every thread's, to close them all
+        # Every live thread's, to close them all; a thread that ended leaves its transport
+        # (and kept-alive connections) here until the next thread makes one, which closes
+        # it: servers that start a thread per request must not pile them up.
+        self._made: list[tuple[threading.Thread, httpx.BaseTransport]] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -39,14 +42,18 @@ class PerThreadTransport(httpx.BaseTransport):
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the transport is closed")
+                ended = [made for thread, made in self._made if not thread.is_alive()]
+                self._made = [(thread, made) for thread, made in self._made if thread.is_alive()]
                 transport = self._factory()
-                self._made.append(transport)
+                self._made.append((threading.current_thread(), transport))
             self._mine.transport = transport
+            for made in ended:
+                made.close()
         return transport.handle_request(request)
 
     def close(self) -> None:
         """Close every thread's transport (call once the threads are done with them)."""
         with self._lock:
             made, self._made, self._closed = self._made, [], True
-        for transport in made:
+        for _thread, transport in made:
             transport.close()

@@ -76,6 +76,23 @@ def test_close_closes_every_threads_transport_and_refuses_new_ones() -> None:
         _get(transport)
 
 
+def test_a_finished_threads_transport_is_closed_when_the_next_thread_starts() -> None:
+    """A server with a thread per request leaves no pile of pools: an ended thread's
+    transport is closed as soon as another thread makes one."""
+    made = _Made()
+    transport = PerThreadTransport(made)
+    first = threading.Thread(target=_get, args=(transport,))
+    first.start()
+    first.join()
+    assert made.closed == []
+    second = threading.Thread(target=_get, args=(transport,))
+    second.start()
+    second.join()
+    assert made.closed == [made.made[0]]
+    transport.close()
+    assert made.closed == made.made
+
+
 class _CountingHandler(BaseHTTPRequestHandler):
     """Answers 204 over HTTP/1.1 keep-alive; records each request's client port."""
 
