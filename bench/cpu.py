@@ -19,7 +19,7 @@ from types import TracebackType
 
 import psycopg
 
-__all__ = ["CpuMeter", "CpuUse", "process_ticks", "tree_pids", "wait_until_idle"]
+__all__ = ["CpuMeter", "CpuUse", "process_ticks", "tree_pids", "tree_ticks", "wait_until_idle"]
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -58,6 +58,11 @@ def tree_pids(root: int) -> list[int]:
     return found
 
 
+def tree_ticks(roots: list[int]) -> int:
+    """CPU ticks of every process in the trees of ``roots`` (reaped children included)."""
+    return sum(process_ticks(pid) for root in roots for pid in tree_pids(root))
+
+
 IDLE_WINDOW = 0.2  # seconds
 IDLE_TICKS = 2  # at most this much CPU in a window (20 ms at 100 ticks/s: a tenth of a core)
 
@@ -73,9 +78,9 @@ def wait_until_idle(root: int, *, limit: float = 10.0) -> float:
     core; the ceilings use none), or after ``limit`` seconds."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        before = sum(process_ticks(pid) for pid in tree_pids(root))
+        before = tree_ticks([root])
         time.sleep(IDLE_WINDOW)
-        if sum(process_ticks(pid) for pid in tree_pids(root)) - before <= IDLE_TICKS:
+        if tree_ticks([root]) - before <= IDLE_TICKS:
             break
     return time.monotonic() - started
 
@@ -116,9 +121,6 @@ class CpuMeter:
         self._backends_before: dict[int, int] = {}
         self.use = CpuUse(0.0, 0.0)
 
-    def _tree(self) -> int:
-        return sum(process_ticks(pid) for root in self._roots for pid in tree_pids(root))
-
     def _backend_ticks(self) -> dict[int, int]:
         if self._postgres is None:
             return {}
@@ -126,13 +128,13 @@ class CpuMeter:
 
     def __enter__(self) -> CpuMeter:
         self._backends_before = self._backend_ticks()
-        self._tree_before = self._tree()
+        self._tree_before = tree_ticks(self._roots)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        tree = self._tree() - self._tree_before
+        tree = tree_ticks(self._roots) - self._tree_before
         after = self._backend_ticks()
         # A backend that started during the span counts whole; one that ended is lost.
         database = sum(ticks - self._backends_before.get(pid, 0) for pid, ticks in after.items())

@@ -44,7 +44,7 @@ from connector import jsontext
 from connector.delivery.factory import CONNECTIONS_PER_SENDER
 from connector.delivery.signing import signed_headers
 from connector.events import build_event, dedupe_key
-from connector.per_thread import PerThreadTransport
+from connector.per_thread import pools_per_thread
 from connector.retell.signature import verify
 from connector.server import GunicornServer, gunicorn_options
 
@@ -175,13 +175,9 @@ def send(database_url: str, stop: threading.Event) -> None:
     name = f"{socket.gethostname()}:{os.getpid()}:stripped"
     claims, recorder_store = RawStore(database_url), RawStore(database_url)
     # Straight to pooled, kept-alive transports, one per sender thread, as the connector's
-    # sender does (``connector.delivery.per_thread``): none of httpx.Client's per-request
-    # cookies, auth, redirects or default headers, and no walk of one pool shared by all.
-    limits = httpx.Limits(
-        max_connections=CONNECTIONS_PER_SENDER, max_keepalive_connections=CONNECTIONS_PER_SENDER
-    )
-    verify = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a pool
-    transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=verify, limits=limits))
+    # sender does (``connector.per_thread``): none of httpx.Client's per-request cookies,
+    # auth, redirects or default headers, and no walk of one pool shared by all.
+    transport = pools_per_thread(CONNECTIONS_PER_SENDER)
     timeout = httpx.Timeout(15.0).as_dict()
     outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
     capacity, claimed = 2 * SENDERS, [0]  # claimed and not yet recorded

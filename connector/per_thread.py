@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 import httpx
 
-__all__ = ["PerThreadTransport"]
+from connector.tls import verifying_context
+
+__all__ = ["PerThreadTransport", "pools_per_thread"]
 
 
 class PerThreadTransport(httpx.BaseTransport):
@@ -42,12 +44,15 @@ class PerThreadTransport(httpx.BaseTransport):
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the transport is closed")
-                ended = [made for thread, made in self._made if not thread.is_alive()]
-                self._made = [(thread, made) for thread, made in self._made if thread.is_alive()]
+                alive: list[tuple[threading.Thread, httpx.BaseTransport]] = []
+                ended: list[tuple[threading.Thread, httpx.BaseTransport]] = []
+                for thread, made in self._made:  # one look each: a thread may end meanwhile
+                    (alive if thread.is_alive() else ended).append((thread, made))
                 transport = self._factory()
+                self._made = alive
                 self._made.append((threading.current_thread(), transport))
             self._mine.transport = transport
-            for made in ended:
+            for _thread, made in ended:
                 made.close()
         return transport.handle_request(request)
 
@@ -57,3 +62,12 @@ class PerThreadTransport(httpx.BaseTransport):
             made, self._made, self._closed = self._made, [], True
         for _thread, transport in made:
             transport.close()
+
+
+def pools_per_thread(connections: int) -> PerThreadTransport:
+    """Plain kept-alive pools of ``connections`` each, one per thread, all sharing the
+    process's verifying SSL context (``connector.tls``)."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return PerThreadTransport(
+        lambda: httpx.HTTPTransport(verify=verifying_context(), limits=limits)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -245,40 +246,63 @@ def test_create_sends_what_an_httpx_client_would(delivery: str) -> None:
     assert sent.extensions["timeout"] == expected.extensions["timeout"]
 
 
+class CreatedCalls:
+    """A loopback server answering every POST as Retell answers a created call (201, over
+    HTTP/1.1 keep-alive); ``seen`` holds each request's path and client port, in order."""
+
+    def __init__(self) -> None:
+        seen: list[tuple[str, int]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                seen.append((self.path, self.client_address[1]))
+                answer = json.dumps({"call_id": "call_abc123"}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.seen = seen
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def created_calls() -> Iterator[CreatedCalls]:
+    server = CreatedCalls()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def test_a_proxy_named_in_the_environment_is_used(
-    monkeypatch: pytest.MonkeyPatch, delivery: str
+    monkeypatch: pytest.MonkeyPatch, delivery: str, created_calls: CreatedCalls
 ) -> None:
     """Without an injected transport, ``HTTP(S)_PROXY`` is honoured as by ``httpx.Client``."""
-    seen: list[str] = []
-
-    class Proxy(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append(self.path)
-            answer = json.dumps({"call_id": "call_abc123"}).encode()
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        # the lower-case http_proxy would win over HTTP_PROXY (urllib reads it last)
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
-        client = RetellClient(api_key=RETELL_KEY, base_url="http://retell.invalid")
-        assert client.create_phone_call({"to_number": "+14155550123"})["call_id"] == "call_abc123"
-        client.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert seen == ["http://retell.invalid/v2/create-phone-call"]
+    # the lower-case http_proxy would win over HTTP_PROXY (urllib reads it last)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", created_calls.url)
+    client = RetellClient(api_key=RETELL_KEY, base_url="http://retell.invalid")
+    assert client.create_phone_call({"to_number": "+14155550123"})["call_id"] == "call_abc123"
+    client.close()
+    assert [path for path, _port in created_calls.seen] == [
+        "http://retell.invalid/v2/create-phone-call"
+    ]
 
 
 def test_without_the_private_method_client_send_delivers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,33 +335,12 @@ def test_a_redirect_is_not_followed(delivery: str) -> None:
     assert [r.url.host for r in fake.requests] == ["retell.test"]
 
 
-def test_each_thread_keeps_its_own_connection_to_retell(delivery: str) -> None:
+def test_each_thread_keeps_its_own_connection_to_retell(
+    delivery: str, created_calls: CreatedCalls
+) -> None:
     """Two threads taking turns each reuse a kept-alive connection of their own: an idle
     connection is never handed to another thread (whose pool walk it would lengthen)."""
-    ports: list[int] = []
-
-    class Retell(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            ports.append(self.client_address[1])
-            answer = json.dumps({"call_id": "call_abc123"}).encode()
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Retell)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = RetellClient(
-        api_key=RETELL_KEY, base_url=f"http://127.0.0.1:{server.server_address[1]}"
-    )
+    client = RetellClient(api_key=RETELL_KEY, base_url=created_calls.url)
     turns = [threading.Event() for _ in range(11)]
     turns[0].set()
 
@@ -355,8 +358,7 @@ def test_each_thread_keeps_its_own_connection_to_retell(delivery: str) -> None:
             thread.join(20)
     finally:
         client.close()
-        server.shutdown()
-        server.server_close()
+    ports = [port for _path, port in created_calls.seen]
     assert len(ports) == 10
     assert ports[0::2] == [ports[0]] * 5 and ports[1::2] == [ports[1]] * 5
     assert ports[0] != ports[1]

@@ -25,7 +25,6 @@ listens there, and it keeps a mis-set flag in production from exposing credentia
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 import socket
@@ -37,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpcore
 import httpx
 import idna
+
+from connector.tls import verifying_context
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -465,7 +466,7 @@ def guarded_transport(
     """
     limits = limits or _DEFAULT_LIMITS
     verifying = verify is True and not http2  # httpcore sets ALPN on it per connection
-    ssl_context = _verifying_context() if verifying else httpx.create_ssl_context(verify=verify)
+    ssl_context = verifying_context() if verifying else httpx.create_ssl_context(verify=verify)
     transport = httpx.HTTPTransport(
         verify=ssl_context, http1=http1, http2=http2, limits=limits, retries=retries
     )
@@ -482,12 +483,3 @@ def guarded_transport(
         network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
     )
     return transport
-
-
-@functools.cache
-def _verifying_context() -> ssl.SSLContext:
-    """The default verifying context, built once per process and shared by the transports
-    (the delivery sender, the inbound responders): loading the CA bundle took ~20 ms of
-    every app's start-up per transport. Connections only read it, and every HTTP/1.1 pool
-    sets the same ALPN list on it."""
-    return httpx.create_ssl_context()

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connector.per_thread import PerThreadTransport
+from connector.per_thread import pools_per_thread
 from connector.retell import timing
 from connector.retell.errors import (
     RetellConnectError,
@@ -31,6 +31,7 @@ from connector.retell.errors import (
 )
 from connector.retell.retry import RetryPolicy
 from connector.retry_after import retry_after_seconds
+from connector.tls import verifying_context
 
 __all__ = ["CONNECTOR_TAG", "RetellClient"]
 
@@ -70,10 +71,8 @@ def _pool_per_thread(http: httpx.Client) -> None:
     An httpx without the private ``_transport`` keeps its one pool."""
     if not isinstance(getattr(http, "_transport", None), httpx.HTTPTransport):
         return
-    verify = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a pool
-    limits = httpx.Limits(max_connections=_PER_THREAD, max_keepalive_connections=_PER_THREAD)
     http._transport.close()
-    http._transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=verify, limits=limits))
+    http._transport = pools_per_thread(_PER_THREAD)
 
 
 class RetellClient:
@@ -93,6 +92,7 @@ class RetellClient:
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "retell-connector"},
             timeout=httpx.Timeout(timeout, connect=5.0, pool=5.0),
+            verify=verifying_context(),  # not a CA bundle loaded for a pool that is replaced
             limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),  # proxies'
             transport=transport,
             follow_redirects=False,

@@ -110,10 +110,17 @@ class _CountingHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _Backlogged(ThreadingHTTPServer):
+    """Room for every sender thread's connect at once: with http.server's backlog of 5,
+    32 threads connecting together were sometimes reset before they were accepted."""
+
+    request_queue_size = 128
+
+
 @pytest.fixture
 def counting_server() -> Iterator[tuple[str, list[int]]]:
     _CountingHandler.ports = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
+    server = _Backlogged(("127.0.0.1", 0), _CountingHandler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -46,25 +46,38 @@ def _attempt_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == worker_module.log.name]
 
 
-def test_successes_past_the_burst_are_summarised(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, one_window: SampledLog
+@pytest.mark.parametrize(
+    ("status", "line_ends", "lines", "summary"),
+    [
+        # 25 successes in one second: 10 lines, then one summary counting the other 15
+        (
+            204,
+            "-> 204 (succeeded)",
+            BURST,
+            "15 more deliveries within 1 s, not logged one by one (15 succeeded)",
+        ),
+        # 25 failed attempts in one second: 25 lines, none held back for a summary
+        (500, "-> 500 (pending)", 25, None),
+    ],
+    ids=["successes are summarised past the burst", "every failure keeps its own line"],
+)
+def test_attempt_lines_in_one_busy_second(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    one_window: SampledLog,
+    status: int,
+    line_ends: str,
+    lines: int,
+    summary: str | None,
 ) -> None:
-    """25 successes in one second: 10 lines, then one summary counting the other 15."""
+    """Of 25 attempts within one second, successes past the burst go to one summary line;
+    failures are all logged one by one."""
     caplog.set_level(logging.INFO, logger=worker_module.log.name)
-    _drain(tmp_path, 204, 25)
+    _drain(tmp_path, status, 25)
     one_window.flush()
-    lines = _attempt_lines(caplog)
-    assert len([line for line in lines if line.endswith("-> 204 (succeeded)")]) == BURST
-    assert lines[-1] == ("15 more deliveries within 1 s, not logged one by one (15 succeeded)")
-
-
-def test_every_failure_keeps_its_own_line(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, one_window: SampledLog
-) -> None:
-    """25 failed attempts in one second: 25 lines, none held back for a summary."""
-    caplog.set_level(logging.INFO, logger=worker_module.log.name)
-    _drain(tmp_path, 500, 25)
-    one_window.flush()
-    lines = _attempt_lines(caplog)
-    assert len([line for line in lines if "-> 500 (pending)" in line]) == 25
-    assert not [line for line in lines if "not logged one by one" in line]
+    logged = _attempt_lines(caplog)
+    assert len([line for line in logged if line.endswith(line_ends)]) == lines
+    summaries = [line for line in logged if "not logged one by one" in line]
+    assert summaries == ([summary] if summary else [])
+    if summary:
+        assert logged[-1] == summary
